@@ -1,0 +1,165 @@
+/**
+ * A thin layer over `node:util` `parseArgs` that turns its errors into one-line
+ * {@linkcode UsageError}s, and small readers for typed flag values.
+ *
+ * @module
+ */
+
+import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
+import { UsageError } from "../errors.ts";
+import { parseDuration } from "./duration.ts";
+
+/** The parsed flags and positionals of one command line. */
+export interface ParsedArgs {
+  /** Flag values by long name: string, boolean, or arrays for repeatable flags. */
+  values: Record<string, string | boolean | (string | boolean)[] | undefined>;
+  /** The positional arguments. */
+  positionals: string[];
+}
+
+/** Options of {@linkcode parseCommandLine}. */
+export interface ParseCommandLineOptions {
+  /** The flags this command accepts. */
+  options: ParseArgsOptionsConfig;
+  /** The command's name, for messages. @default {"tcpc"} */
+  command?: string;
+}
+
+/**
+ * Parses `argv` strictly: unknown flags, missing values and values given to
+ * boolean flags throw a {@linkcode UsageError}.
+ *
+ * @example
+ * ```ts
+ * import { parseCommandLine } from "./args.ts";
+ * const { values } = parseCommandLine(["-v", "host", "80"], {
+ *   options: { verbose: { type: "boolean", short: "v" } },
+ * });
+ * console.log(values.verbose); // true
+ * ```
+ */
+export function parseCommandLine(argv: string[], options: ParseCommandLineOptions): ParsedArgs {
+  try {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      options: options.options,
+      allowPositionals: true,
+      strict: true,
+    });
+    return { values: values as ParsedArgs["values"], positionals };
+  } catch (err) {
+    const message = err instanceof Error ? err.message.split("\n")[0] ?? "" : String(err);
+    throw new UsageError(`${options.command ?? "tcpc"}: ${message.replace(/\.$/, "")}`);
+  }
+}
+
+/**
+ * The last string value of a flag, or undefined when absent.
+ *
+ * @example
+ * ```ts
+ * import { stringFlag } from "./args.ts";
+ * console.log(stringFlag({ values: { file: "a.txt" }, positionals: [] }, "file")); // a.txt
+ * ```
+ */
+export function stringFlag(args: ParsedArgs, name: string): string | undefined {
+  const value = args.values[name];
+  if (Array.isArray(value)) {
+    const last = value.at(-1);
+    return typeof last === "string" ? last : undefined;
+  }
+  return typeof value === "string" ? value : undefined;
+}
+
+/**
+ * Every string value of a repeatable flag, in order.
+ *
+ * @example
+ * ```ts
+ * import { stringsFlag } from "./args.ts";
+ * console.log(stringsFlag({ values: { message: ["a", "b"] }, positionals: [] }, "message"));
+ * ```
+ */
+export function stringsFlag(args: ParsedArgs, name: string): string[] {
+  const value = args.values[name];
+  if (value === undefined) return [];
+  return (Array.isArray(value) ? value : [value]).filter((v): v is string => typeof v === "string");
+}
+
+/**
+ * True when a boolean flag was given.
+ *
+ * @example
+ * ```ts
+ * import { boolFlag } from "./args.ts";
+ * console.log(boolFlag({ values: { json: true }, positionals: [] }, "json")); // true
+ * ```
+ */
+export function boolFlag(args: ParsedArgs, name: string): boolean {
+  const value = args.values[name];
+  return Array.isArray(value) ? value.length > 0 : value === true;
+}
+
+/**
+ * How many times a repeatable boolean flag was given (`-vv` -> 2).
+ *
+ * @example
+ * ```ts
+ * import { countFlag } from "./args.ts";
+ * console.log(countFlag({ values: { verbose: [true, true] }, positionals: [] }, "verbose")); // 2
+ * ```
+ */
+export function countFlag(args: ParsedArgs, name: string): number {
+  const value = args.values[name];
+  if (Array.isArray(value)) return value.length;
+  return value === true ? 1 : 0;
+}
+
+/**
+ * A duration flag in milliseconds, or undefined when absent.
+ *
+ * @example
+ * ```ts
+ * import { durationFlag } from "./args.ts";
+ * console.log(durationFlag({ values: { timeout: "2s" }, positionals: [] }, "timeout")); // 2000
+ * ```
+ */
+export function durationFlag(args: ParsedArgs, name: string): number | undefined {
+  const text = stringFlag(args, name);
+  return text === undefined ? undefined : parseDuration(text, `--${name}`);
+}
+
+/** Options of {@linkcode intFlag}. */
+export interface IntFlagOptions {
+  /** Smallest accepted value. @default {0} */
+  min?: number;
+  /** Largest accepted value. @default {Number.MAX_SAFE_INTEGER} */
+  max?: number;
+}
+
+/**
+ * A whole-number flag, checked against a range, or undefined when absent.
+ *
+ * @example
+ * ```ts
+ * import { intFlag } from "./args.ts";
+ * console.log(intFlag({ values: { count: "5" }, positionals: [] }, "count", { min: 1 })); // 5
+ * ```
+ */
+export function intFlag(
+  args: ParsedArgs,
+  name: string,
+  options: IntFlagOptions = {},
+): number | undefined {
+  const text = stringFlag(args, name);
+  if (text === undefined) return undefined;
+  const min = options.min ?? 0;
+  const max = options.max ?? Number.MAX_SAFE_INTEGER;
+  const value = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new UsageError(
+      `invalid value "${text}" for --${name}: must be a whole number ${min}-${max}`,
+    );
+  }
+  return value;
+}

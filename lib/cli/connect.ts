@@ -1,0 +1,435 @@
+/**
+ * `tcpc HOST PORT` / `tcpc connect HOST PORT`: one netcat-style session with
+ * honest deadlines and a report of what happened.
+ *
+ * @module
+ */
+
+import { encodeBase64 } from "../report/base64.ts";
+import { UsageError } from "../errors.ts";
+import { log } from "../log.ts";
+import { dial, type DialResult, joinHostPort } from "../net/dial.ts";
+import { type CloseReason, runSession, type SessionResult } from "../net/session.ts";
+import { readConnectLimit } from "../kernel/read.ts";
+import { escapeBytes } from "../report/safe_text.ts";
+import { hexDump } from "../report/hexdump.ts";
+import { type ErrorRecord, errorRecord } from "../report/error_record.ts";
+import type { CommandContext } from "./context.ts";
+import {
+  boolFlag,
+  countFlag,
+  durationFlag,
+  intFlag,
+  parseCommandLine,
+  type ParsedArgs,
+  stringFlag,
+} from "./args.ts";
+import { formatDuration } from "./duration.ts";
+import { parseEscapes } from "./escape.ts";
+import { parseHost, parsePort } from "./target.ts";
+import { deadlineSignal } from "../net/deadline.ts";
+
+/** Usage text of `tcpc connect`. */
+export const CONNECT_HELP = `Usage: tcpc HOST PORT [options]
+       tcpc connect HOST PORT [options]
+
+Send stdin to HOST:PORT and write what comes back to stdout.
+
+Deadlines (DUR: 250ms, 2s, 1.5s, 1m, or a number of seconds):
+  -w, --connect-timeout DUR  give up connecting after DUR (default: the kernel's limit)
+  -t, --timeout DUR          after connect, no read or write may wait longer than DUR
+  -i, --idle-timeout DUR     close when no byte moved either way for DUR
+      --first-byte-timeout DUR  the peer's first byte must come within DUR of connect
+      --deadline DUR         the whole run, resolve to close, takes at most DUR
+  -q, --quit-after-eof DUR   after stdin EOF, read the reply for at most DUR
+                             (default: until the peer closes)
+Data:
+  -d, --data TEXT            send TEXT (escapes \\r \\n \\t \\0 \\\\ \\xHH) instead of stdin
+  -f, --file PATH            send the file PATH instead of stdin
+  -C, --crlf                 send LF as CRLF
+  -z, --zero-io              connect, close, report; send nothing
+      --max-bytes N          stop after receiving N bytes (--json default: 1048576)
+Connection:
+  -4, -6                     IPv4 or IPv6 only
+      --nodelay              disable Nagle's algorithm
+      --keepalive            enable TCP keepalive
+Output:
+      --json                 one JSON object on stdout instead of the data
+  -x, --hex                  hex dump of the traffic on stderr
+  -v, --verbose              -v info, -vv debug (on stderr)
+  -h, --help                 this help`;
+
+/** The flags of `tcpc connect`, for node:util parseArgs. */
+export const CONNECT_FLAGS = {
+  "connect-timeout": { type: "string", short: "w" },
+  timeout: { type: "string", short: "t" },
+  "idle-timeout": { type: "string", short: "i" },
+  "first-byte-timeout": { type: "string" },
+  deadline: { type: "string" },
+  "quit-after-eof": { type: "string", short: "q" },
+  data: { type: "string", short: "d" },
+  file: { type: "string", short: "f" },
+  crlf: { type: "boolean", short: "C" },
+  "zero-io": { type: "boolean", short: "z" },
+  "max-bytes": { type: "string" },
+  ipv4: { type: "boolean", short: "4" },
+  ipv6: { type: "boolean", short: "6" },
+  nodelay: { type: "boolean" },
+  keepalive: { type: "boolean" },
+  json: { type: "boolean" },
+  hex: { type: "boolean", short: "x" },
+  verbose: { type: "boolean", short: "v", multiple: true },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/** Everything `tcpc connect` was asked to do, validated. */
+export interface ConnectPlan {
+  /** Host as given (brackets removed). */
+  host: string;
+  /** Port. */
+  port: number;
+  /** What to send. */
+  input:
+    | { kind: "stdin" }
+    | { kind: "data"; bytes: Uint8Array }
+    | { kind: "file"; path: string }
+    | {
+      kind: "none";
+    };
+  /** Connect timeout, ms. */
+  connectTimeoutMs?: number;
+  /** Per-operation timeout, ms. */
+  ioTimeoutMs?: number;
+  /** Idle timeout, ms. */
+  idleTimeoutMs?: number;
+  /** First-byte timeout, ms. */
+  firstByteTimeoutMs?: number;
+  /** Whole-run deadline, ms. */
+  deadlineMs?: number;
+  /** Read time after stdin EOF, ms. */
+  quitAfterEofMs?: number;
+  /** Stop after this many received bytes. */
+  maxBytes?: number;
+  /** Address family. */
+  family?: 4 | 6;
+  /** Send LF as CRLF. */
+  crlf: boolean;
+  /** TCP_NODELAY. */
+  noDelay: boolean;
+  /** SO_KEEPALIVE. */
+  keepAlive: boolean;
+  /** JSON output. */
+  json: boolean;
+  /** Hex dump on stderr. */
+  hex: boolean;
+  /** 0, 1 (-v) or 2 (-vv). */
+  verbosity: number;
+}
+
+function setIf<T extends object, K extends keyof T>(target: T, key: K, value: T[K] | undefined) {
+  if (value !== undefined) target[key] = value;
+}
+
+/**
+ * Validates a `tcpc connect` command line into a plan; throws a
+ * {@linkcode UsageError} for the first bad value. Opens no socket.
+ *
+ * @example
+ * ```ts
+ * import { planConnect } from "./connect.ts";
+ * const plan = planConnect(["127.0.0.1", "7", "-w", "2s"]);
+ * console.log(plan.connectTimeoutMs); // 2000
+ * ```
+ */
+export function planConnect(argv: string[]): ConnectPlan {
+  const args = parseCommandLine(argv, { options: CONNECT_FLAGS, command: "tcpc connect" });
+  return planFromArgs(args);
+}
+
+function planFromArgs(args: ParsedArgs): ConnectPlan {
+  const [hostText, portText, ...extra] = args.positionals;
+  if (hostText === undefined || portText === undefined) {
+    throw new UsageError("tcpc connect: missing HOST and PORT (see tcpc --help)");
+  }
+  if (extra.length > 0) throw new UsageError(`tcpc connect: unexpected argument "${extra[0]}"`);
+  const host = parseHost(hostText);
+  const port = parsePort(portText);
+  const data = stringFlag(args, "data");
+  const file = stringFlag(args, "file");
+  const zero = boolFlag(args, "zero-io");
+  const given = [
+    data !== undefined && "--data",
+    file !== undefined && "--file",
+    zero && "--zero-io",
+  ]
+    .filter(Boolean);
+  if (given.length > 1) {
+    throw new UsageError(`conflicting flags ${given.join(" and ")}: give only one`);
+  }
+  if (boolFlag(args, "ipv4") && boolFlag(args, "ipv6")) {
+    throw new UsageError("conflicting flags -4 and -6: give only one");
+  }
+  if (file === "") throw new UsageError(`invalid --file "": empty path`);
+  const plan: ConnectPlan = {
+    host,
+    port,
+    input: data !== undefined
+      ? { kind: "data", bytes: parseEscapes(data, "--data") }
+      : file !== undefined
+      ? { kind: "file", path: file }
+      : zero
+      ? { kind: "none" }
+      : { kind: "stdin" },
+    crlf: boolFlag(args, "crlf"),
+    noDelay: boolFlag(args, "nodelay"),
+    keepAlive: boolFlag(args, "keepalive"),
+    json: boolFlag(args, "json"),
+    hex: boolFlag(args, "hex"),
+    verbosity: countFlag(args, "verbose"),
+  };
+  setIf(plan, "connectTimeoutMs", durationFlag(args, "connect-timeout"));
+  setIf(plan, "ioTimeoutMs", durationFlag(args, "timeout"));
+  setIf(plan, "idleTimeoutMs", durationFlag(args, "idle-timeout"));
+  setIf(plan, "firstByteTimeoutMs", durationFlag(args, "first-byte-timeout"));
+  setIf(plan, "deadlineMs", durationFlag(args, "deadline"));
+  setIf(plan, "quitAfterEofMs", durationFlag(args, "quit-after-eof"));
+  setIf(plan, "maxBytes", intFlag(args, "max-bytes", { min: 1 }));
+  if (plan.json && plan.maxBytes === undefined) plan.maxBytes = 1024 * 1024;
+  if (boolFlag(args, "ipv4")) plan.family = 4;
+  if (boolFlag(args, "ipv6")) plan.family = 6;
+  return plan;
+}
+
+/** The JSON record of one `tcpc connect` run (schema in README). */
+export interface ConnectRecord {
+  /** What was asked for. */
+  target: { host: string; port: number };
+  /** Every resolved address. */
+  addresses: string[];
+  /** The remote `ip:port` that answered, or null. */
+  remote: string | null;
+  /** Our `ip:port`, or null. */
+  local: string | null;
+  /** Per-phase times in ms; null when the phase did not happen. */
+  timings: {
+    resolveMs: number | null;
+    connectMs: number | null;
+    firstByteMs: number | null;
+    totalMs: number;
+  };
+  /** Bytes written to the peer. */
+  bytesSent: number;
+  /** Bytes read from the peer. */
+  bytesReceived: number;
+  /** What was received: `{text}` when valid UTF-8, else `{base64}`. */
+  data: { text: string } | { base64: string };
+  /** How the connection ended, or null if it never opened. */
+  close: CloseReason | null;
+  /** What went wrong, or null. */
+  error: ErrorRecord | null;
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+function dataField(chunks: Uint8Array[], total: number): ConnectRecord["data"] {
+  const all = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, offset);
+    offset += chunk.length;
+  }
+  try {
+    return { text: utf8.decode(all) };
+  } catch {
+    return { base64: encodeBase64(all) };
+  }
+}
+
+async function openInput(plan: ConnectPlan): Promise<Deno.FsFile | null> {
+  if (plan.input.kind !== "file") return null;
+  try {
+    return await Deno.open(plan.input.path, { read: true });
+  } catch (err) {
+    const why = err instanceof Deno.errors.NotCapable
+      ? "denied by the permission sandbox (needs --allow-read)"
+      : err instanceof Error
+      ? err.message.split(":")[0] ?? err.message
+      : String(err);
+    throw new UsageError(`cannot read --file "${plan.input.path}": ${why}`);
+  }
+}
+
+/**
+ * Runs `tcpc connect`: validates, dials, pumps, reports. Returns the exit code
+ * 0 or throws the error that ended the run (after printing the JSON record when
+ * `--json` was asked for).
+ *
+ * @example Ask for one reply from a local echo server
+ * ```ts
+ * import { runConnect } from "./connect.ts";
+ * import type { CommandContext } from "./context.ts";
+ * declare const ctx: CommandContext;
+ * await runConnect(["127.0.0.1", "7", "-d", "hi\\n", "-w", "2s"], ctx);
+ * ```
+ */
+export async function runConnect(argv: string[], ctx: CommandContext): Promise<number> {
+  const args = parseCommandLine(argv, { options: CONNECT_FLAGS, command: "tcpc connect" });
+  if (boolFlag(args, "help")) {
+    ctx.out(CONNECT_HELP);
+    return 0;
+  }
+  const plan = planFromArgs(args);
+  await ctx.setVerbosity(plan.verbosity);
+  const file = await openInput(plan);
+  try {
+    return await connect(plan, file, ctx);
+  } finally {
+    file?.close();
+  }
+}
+
+async function connect(plan: ConnectPlan, file: Deno.FsFile | null, ctx: CommandContext) {
+  const logger = log("connect");
+  const started = performance.now();
+  if (plan.verbosity > 0 || plan.connectTimeoutMs !== undefined) {
+    const limit = await readConnectLimit({ signal: ctx.signal });
+    const kernel = `the kernel gives up after ${formatDuration(limit.maxConnectMs)}` +
+      ` (tcp_syn_retries=${limit.synRetries}, ${limit.source})`;
+    if (plan.connectTimeoutMs === undefined) logger.info(`connect timeout: none (${kernel})`);
+    else {
+      logger.info(`connect timeout: ${formatDuration(plan.connectTimeoutMs)} (${kernel})`);
+      if (plan.connectTimeoutMs > limit.maxConnectMs) {
+        logger.warn(
+          `--connect-timeout ${
+            formatDuration(plan.connectTimeoutMs)
+          } exceeds the kernel's limit: ${kernel}`,
+        );
+      }
+    }
+  }
+  using deadline = deadlineSignal(ctx.signal, plan.deadlineMs);
+  const record: ConnectRecord = {
+    target: { host: plan.host, port: plan.port },
+    addresses: [],
+    remote: null,
+    local: null,
+    timings: { resolveMs: null, connectMs: null, firstByteMs: null, totalMs: 0 },
+    bytesSent: 0,
+    bytesReceived: 0,
+    data: { text: "" },
+    close: null,
+    error: null,
+  };
+  const chunks: Uint8Array[] = [];
+  let failure: unknown = null;
+  let dialed: DialResult | undefined;
+  try {
+    const dialOptions: Parameters<typeof dial>[2] = {
+      signal: deadline.signal,
+      noDelay: plan.noDelay,
+      keepAlive: plan.keepAlive,
+    };
+    setIf(dialOptions, "connectTimeoutMs", plan.connectTimeoutMs);
+    setIf(dialOptions, "family", plan.family);
+    dialed = await dial(plan.host, plan.port, dialOptions);
+    record.addresses = dialed.addresses;
+    record.remote = dialed.remoteAddress;
+    record.local = dialed.localAddress;
+    record.timings.resolveMs = dialed.resolveMs;
+    record.timings.connectMs = dialed.connectMs;
+    logger.info(
+      `connected to ${dialed.remoteAddress} from ${dialed.localAddress} in ${
+        formatDuration(dialed.connectMs)
+      } (resolved ${dialed.addresses.join(", ")})`,
+    );
+    const result = plan.input.kind === "none"
+      ? zeroIo(dialed.conn)
+      : await runSession(dialed.conn, sessionOptions(plan, file, ctx, deadline.signal, chunks));
+    record.bytesSent = result.bytesSent;
+    record.bytesReceived = result.bytesReceived;
+    record.timings.firstByteMs = result.firstByteMs;
+    record.close = result.close;
+    failure = result.error;
+    logger.info(
+      `closed (${result.close}): sent ${result.bytesSent} bytes, received ${result.bytesReceived} bytes in ${
+        formatDuration(result.durationMs)
+      }`,
+    );
+  } catch (err) {
+    if (dialed === undefined) failure = err;
+    else throw err;
+  }
+  record.timings.totalMs = performance.now() - started;
+  if (failure !== null) record.error = errorRecord(failure);
+  if (plan.json) {
+    record.data = dataField(chunks, record.bytesReceived);
+    ctx.out(JSON.stringify(record));
+  }
+  if (failure !== null) throw failure;
+  return 0;
+}
+
+function zeroIo(conn: Deno.TcpConn): SessionResult {
+  conn.close();
+  return {
+    bytesSent: 0,
+    bytesReceived: 0,
+    firstByteMs: null,
+    durationMs: 0,
+    close: "local",
+    error: null,
+  };
+}
+
+function sessionOptions(
+  plan: ConnectPlan,
+  file: Deno.FsFile | null,
+  ctx: CommandContext,
+  signal: AbortSignal,
+  chunks: Uint8Array[],
+): Parameters<typeof runSession>[1] {
+  const logger = log("session");
+  let sentOffset = 0;
+  let receivedOffset = 0;
+  const output = plan.json
+    ? (chunk: Uint8Array) => void chunks.push(chunk.slice())
+    : async (chunk: Uint8Array) => {
+      let offset = 0;
+      while (offset < chunk.length) offset += await ctx.stdout.write(chunk.subarray(offset));
+    };
+  const options: Parameters<typeof runSession>[1] = {
+    input: plan.input.kind === "data"
+      ? plan.input.bytes
+      : plan.input.kind === "file"
+      ? file
+      : plan.input.kind === "none"
+      ? null
+      : ctx.stdin,
+    output,
+    crlf: plan.crlf,
+    signal,
+    address: joinHostPort(plan.host, plan.port),
+    onSent: (chunk) => {
+      logger.debug(`sent: ${chunk.length} bytes "${escapeBytes(chunk, { maxBytes: 64 })}"`);
+      if (plan.hex) {
+        for (const line of hexDump(chunk, { offset: sentOffset, prefix: "> " })) ctx.err(line);
+      }
+      sentOffset += chunk.length;
+    },
+    onReceived: (chunk) => {
+      logger.debug(`recv: ${chunk.length} bytes "${escapeBytes(chunk, { maxBytes: 64 })}"`);
+      if (plan.hex) {
+        for (const line of hexDump(chunk, { offset: receivedOffset, prefix: "< " })) ctx.err(line);
+      }
+      receivedOffset += chunk.length;
+    },
+    onHalfClose: () =>
+      logger.debug("input ended: half-close (shutdown SHUT_WR), reading the reply"),
+  };
+  setIf(options, "ioTimeoutMs", plan.ioTimeoutMs);
+  setIf(options, "idleTimeoutMs", plan.idleTimeoutMs);
+  setIf(options, "firstByteTimeoutMs", plan.firstByteTimeoutMs);
+  setIf(options, "quitAfterEofMs", plan.quitAfterEofMs);
+  setIf(options, "maxBytes", plan.maxBytes);
+  return options;
+}

@@ -1,0 +1,65 @@
+/**
+ * `tcpc demo`: the main job on an embedded default. Starts the built-in echo
+ * server on a free loopback port, runs a real session against it, and shows
+ * what came back and the per-phase timings.
+ *
+ * @module
+ */
+
+import { dial } from "../net/dial.ts";
+import { runSession } from "../net/session.ts";
+import { serve } from "../net/server.ts";
+import { escapeBytes } from "../report/safe_text.ts";
+import type { CommandContext } from "./context.ts";
+import { formatDuration } from "./duration.ts";
+
+/**
+ * Runs the demo and returns exit code 0 (or throws what failed).
+ *
+ * @example
+ * ```ts
+ * import { runDemo } from "./demo.ts";
+ * import type { CommandContext } from "./context.ts";
+ * declare const ctx: CommandContext;
+ * await runDemo([], ctx);
+ * ```
+ */
+export async function runDemo(_argv: string[], ctx: CommandContext): Promise<number> {
+  const stop = new AbortController();
+  const signal = AbortSignal.any([ctx.signal, stop.signal]);
+  let port = 0;
+  const server = serve(0, { signal, onListen: (addr) => port = addr.port });
+  try {
+    ctx.out(`tcpc demo: built-in echo server on 127.0.0.1:${port}`);
+    const message = new TextEncoder().encode("data1\ndata2\n");
+    const started = performance.now();
+    const { conn, remoteAddress, localAddress, resolveMs, connectMs } = await dial(
+      "127.0.0.1",
+      port,
+      {
+        connectTimeoutMs: 2000,
+        signal,
+      },
+    );
+    const received: Uint8Array[] = [];
+    const result = await runSession(conn, {
+      input: message,
+      output: (chunk) => void received.push(chunk.slice()),
+      idleTimeoutMs: 2000,
+      signal,
+    });
+    const total = performance.now() - started;
+    for (const chunk of received) ctx.out(`recv: "${escapeBytes(chunk)}"`);
+    ctx.out(`connected ${localAddress} -> ${remoteAddress}, closed by ${result.close}`);
+    ctx.out(`sent ${result.bytesSent} bytes, received ${result.bytesReceived} bytes`);
+    ctx.out(
+      `timings: resolve ${formatDuration(resolveMs)}, connect ${formatDuration(connectMs)}, ` +
+        `first byte ${formatDuration(result.firstByteMs ?? 0)}, total ${formatDuration(total)}`,
+    );
+    if (result.error) throw result.error;
+    return 0;
+  } finally {
+    stop.abort();
+    await server;
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * Parsing of durations given on the command line.
+ *
+ * @module
+ */
+
+import { UsageError } from "../errors.ts";
+
+const UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const DURATION = /^(\d+(?:\.\d+)?|\.\d+)(ms|s|m|h)?$/;
+
+/**
+ * Parses `250ms`, `2s`, `1.5s`, `1m`, `1h` or a bare number of seconds into
+ * milliseconds. Zero is allowed (`0` means "at once"); negative, empty,
+ * non-numeric or unit-less garbage throws a {@linkcode UsageError} naming the
+ * flag and the value.
+ *
+ * @example Parse a timeout
+ * ```ts
+ * import { parseDuration } from "./duration.ts";
+ * console.log(parseDuration("1.5s", "--timeout")); // 1500
+ * ```
+ */
+export function parseDuration(text: string, flag: string): number {
+  const match = DURATION.exec(text.trim());
+  if (!match) {
+    throw new UsageError(
+      `invalid duration "${text}" for ${flag}: use e.g. 250ms, 2s, 1.5s, 1m or a number of seconds`,
+    );
+  }
+  const ms = Number(match[1]) * (UNITS[match[2] ?? "s"] ?? 1000);
+  // setTimeout clamps larger values to 1 ms: refuse them instead of firing at once.
+  if (!Number.isFinite(ms) || ms > 2_147_483_647) {
+    throw new UsageError(`invalid duration "${text}" for ${flag}: at most 24 days`);
+  }
+  return ms;
+}
+
+/**
+ * Renders milliseconds for people: `250ms`, `2s`, `1.5s`, `2m7s`.
+ *
+ * @example
+ * ```ts
+ * import { formatDuration } from "./duration.ts";
+ * console.log(formatDuration(127000)); // 2m7s
+ * ```
+ */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms * 10) / 10}ms`;
+  if (ms < 60_000) return `${Math.round(ms / 100) / 10}s`;
+  const minutes = Math.floor(ms / 60_000);
+  const seconds = Math.round((ms - minutes * 60_000) / 100) / 10;
+  return seconds ? `${minutes}m${seconds}s` : `${minutes}m`;
+}

@@ -1,0 +1,77 @@
+/**
+ * `tcpc serve [HOST] PORT [--mode echo|discard|chargen]`: the built-in server.
+ *
+ * @module
+ */
+
+import { UsageError } from "../errors.ts";
+import { joinHostPort } from "../net/dial.ts";
+import { serve, type ServeMode } from "../net/server.ts";
+import { boolFlag, countFlag, parseCommandLine, stringFlag } from "./args.ts";
+import type { CommandContext } from "./context.ts";
+import { parseHost, parsePort } from "./target.ts";
+
+/** Usage text of `tcpc serve`. */
+export const SERVE_HELP = `Usage: tcpc serve [HOST] PORT [--mode echo|discard|chargen]
+
+A small TCP server for tests and demos (HOST defaults to 127.0.0.1; PORT 0
+picks a free port, printed on stdout as "listening on HOST:PORT").
+  -m, --mode MODE   echo (default, RFC 862), discard (RFC 863), chargen (RFC 864)
+  -v, --verbose     log connections on stderr
+  -h, --help        this help
+Runs until SIGINT or SIGTERM.`;
+
+const MODES: readonly ServeMode[] = ["echo", "discard", "chargen"];
+
+/**
+ * Runs `tcpc serve` until the root signal aborts. Returns exit code 0.
+ *
+ * @example
+ * ```ts
+ * import { runServe } from "./serve.ts";
+ * import type { CommandContext } from "./context.ts";
+ * declare const ctx: CommandContext;
+ * await runServe(["127.0.0.1", "0", "--mode", "discard"], ctx);
+ * ```
+ */
+export async function runServe(argv: string[], ctx: CommandContext): Promise<number> {
+  const args = parseCommandLine(argv, {
+    command: "tcpc serve",
+    options: {
+      mode: { type: "string", short: "m" },
+      verbose: { type: "boolean", short: "v", multiple: true },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (boolFlag(args, "help")) {
+    ctx.out(SERVE_HELP);
+    return 0;
+  }
+  await ctx.setVerbosity(countFlag(args, "verbose"));
+  const mode = stringFlag(args, "mode") ?? "echo";
+  if (!MODES.includes(mode as ServeMode)) {
+    throw new UsageError(`invalid --mode "${mode}": use echo, discard or chargen`);
+  }
+  const positionals = args.positionals;
+  if (positionals.length < 1 || positionals.length > 2) {
+    throw new UsageError("tcpc serve: give [HOST] PORT (see tcpc serve --help)");
+  }
+  const hostname = positionals.length === 2 ? parseHost(positionals[0] ?? "") : "127.0.0.1";
+  const portText = positionals.at(-1) ?? "";
+  const port = portText === "0" ? 0 : parsePort(portText);
+  try {
+    await serve(port, {
+      hostname,
+      mode: mode as ServeMode,
+      signal: ctx.signal,
+      onListen: (addr) =>
+        ctx.out(`listening on ${joinHostPort(addr.hostname, addr.port)} (${mode})`),
+    });
+  } catch (err) {
+    if (err instanceof Deno.errors.AddrInUse) {
+      throw new UsageError(`cannot listen on "${joinHostPort(hostname, port)}": address in use`);
+    }
+    throw err;
+  }
+  return 0;
+}

@@ -1,0 +1,144 @@
+/**
+ * Parsing and validation of hosts, ports and probe targets, done before any
+ * socket opens.
+ *
+ * @module
+ */
+
+import { UsageError } from "../errors.ts";
+
+const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+const LABEL = /^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/;
+
+/** The family of a host: an IPv4 or IPv6 literal, or a name to resolve. */
+export type HostKind = "ipv4" | "ipv6" | "name";
+
+/**
+ * Tells an IPv4 literal, an IPv6 literal or a host name apart, without resolving.
+ *
+ * @example
+ * ```ts
+ * import { hostKind } from "./target.ts";
+ * console.log(hostKind("::1")); // ipv6
+ * ```
+ */
+export function hostKind(host: string): HostKind {
+  if (IPV4.test(host)) return "ipv4";
+  if (host.includes(":")) return "ipv6";
+  return "name";
+}
+
+function isIpv6(text: string): boolean {
+  // URL parsing is the platform's own IPv6 validator; it needs brackets.
+  try {
+    return new URL(`http://[${text}]/`).hostname.length > 2;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Validates a host: an IPv4 literal, an IPv6 literal (brackets allowed and
+ * removed) or a DNS name (RFC 1123 labels, at most 253 characters). Returns the
+ * host as it should be passed to `Deno.connect`.
+ *
+ * @example
+ * ```ts
+ * import { parseHost } from "./target.ts";
+ * console.log(parseHost("[::1]")); // ::1
+ * ```
+ */
+export function parseHost(text: string): string {
+  const host = text.startsWith("[") && text.endsWith("]") ? text.slice(1, -1) : text;
+  const bad = (why: string) => new UsageError(`invalid host "${text}": ${why}`);
+  if (host.length === 0) throw bad("empty");
+  const v4 = IPV4.exec(host);
+  if (v4) {
+    if (v4.slice(1).some((octet) => Number(octet) > 255)) throw bad("octet above 255");
+    return host;
+  }
+  if (host.includes(":")) {
+    if (!isIpv6(host)) throw bad("not an IPv6 address");
+    return host;
+  }
+  if (host.length > 253) throw bad(`${host.length} characters, at most 253`);
+  const name = host.endsWith(".") ? host.slice(0, -1) : host;
+  if (!name.split(".").every((label) => LABEL.test(label))) {
+    throw bad("not a host name (letters, digits, '-' and '.' only)");
+  }
+  if (/^[\d.]+$/.test(name)) throw bad("not an IPv4 address");
+  return host;
+}
+
+/**
+ * Validates a port number: decimal digits only, 1 to 65535.
+ *
+ * @example
+ * ```ts
+ * import { parsePort } from "./target.ts";
+ * console.log(parsePort("6379")); // 6379
+ * ```
+ */
+export function parsePort(text: string): number {
+  if (!/^\d{1,5}$/.test(text)) {
+    throw new UsageError(`invalid port "${text}": must be a number from 1 to 65535`);
+  }
+  const port = Number(text);
+  if (port < 1 || port > 65535) {
+    throw new UsageError(`invalid port "${text}": must be a number from 1 to 65535`);
+  }
+  return port;
+}
+
+/** One probe target: a host and the ports to try on it. */
+export interface TargetSpec {
+  /** The validated host, without brackets. */
+  host: string;
+  /** The ports, in the order given. */
+  ports: number[];
+}
+
+/**
+ * Parses a probe target: `host:port`, `host:lo-hi`, `host:p1,p2,...` (items may be
+ * ranges), or `[v6addr]:port`.
+ *
+ * @example Parse a range
+ * ```ts
+ * import { parseTarget } from "./target.ts";
+ * console.log(parseTarget("127.0.0.1:80-82").ports); // [80, 81, 82]
+ * ```
+ */
+export function parseTarget(text: string): TargetSpec {
+  let hostText: string;
+  let portText: string;
+  if (text.startsWith("[")) {
+    const close = text.indexOf("]");
+    if (close < 0 || text[close + 1] !== ":") {
+      throw new UsageError(`invalid target "${text}": use [v6addr]:port`);
+    }
+    hostText = text.slice(1, close);
+    portText = text.slice(close + 2);
+  } else {
+    const colon = text.lastIndexOf(":");
+    if (colon < 0) throw new UsageError(`invalid target "${text}": use host:port`);
+    hostText = text.slice(0, colon);
+    if (hostText.includes(":")) {
+      throw new UsageError(`invalid target "${text}": put IPv6 addresses in brackets`);
+    }
+    portText = text.slice(colon + 1);
+  }
+  const host = parseHost(hostText);
+  const ports: number[] = [];
+  for (const item of portText.split(",")) {
+    const dash = item.indexOf("-");
+    if (dash < 0) {
+      ports.push(parsePort(item));
+      continue;
+    }
+    const lo = parsePort(item.slice(0, dash));
+    const hi = parsePort(item.slice(dash + 1));
+    if (lo > hi) throw new UsageError(`invalid port range "${item}" in "${text}": ${lo} > ${hi}`);
+    for (let port = lo; port <= hi; port++) ports.push(port);
+  }
+  return { host, ports };
+}

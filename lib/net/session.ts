@@ -1,0 +1,357 @@
+/**
+ * The session pump of `tcpc HOST PORT`: input -> conn -> peer -> conn -> output,
+ * with honest deadlines, after OpenBSD netcat's `readwrite()`.
+ *
+ * Two directions run at once, each with one operation in flight (that is the
+ * backpressure): net-out (input -> conn) and net-in (conn -> output). They
+ * switch off one at a time. The session ends when:
+ *  1. net-in sees EOF (the peer closed): output is flushed, then we close;
+ *  2. net-in or net-out fails (reset, broken pipe): net-in drains what the
+ *     kernel still holds, then we close with that error;
+ *  3. input ends: we half-close (`closeWrite`, shutdown(SHUT_WR)) and keep
+ *     reading until the peer closes, or until `quitAfterEofMs` (then "local");
+ *  4. a deadline fires (first byte, idle, io) or the parent signal aborts
+ *     (session deadline, SIGINT): we close at once and report which;
+ *  5. `maxBytes` have been received: we close ("local").
+ *
+ * All deadlines share one lazily re-armed timer: progress only moves a
+ * timestamp, and the timer re-checks when it fires.
+ *
+ * @module
+ */
+
+import { NetError } from "../errors.ts";
+import { formatDuration } from "../cli/duration.ts";
+import type { ByteReader } from "../cli/context.ts";
+
+/** How a session ended. */
+export type CloseReason = "eof" | "reset" | "timeout" | "local";
+
+/** Options of {@linkcode runSession}. */
+export interface SessionOptions {
+  /** Data to send: a reader (stdin), fixed bytes, or null to send nothing and not half-close. */
+  input: ByteReader | Uint8Array | null;
+  /**
+   * Receives every chunk read from the peer; must be done with it before it
+   * resolves (the buffer is reused).
+   */
+  output: (chunk: Uint8Array) => Promise<void> | void;
+  /** Each read and each write on the connection must finish within this, ms. @default {undefined} */
+  ioTimeoutMs?: number;
+  /** Close when no byte moved either way for this long, ms. @default {undefined} */
+  idleTimeoutMs?: number;
+  /** The peer's first byte must arrive within this after connect, ms. @default {undefined} */
+  firstByteTimeoutMs?: number;
+  /** After input EOF, keep reading for at most this long, ms; unset: until the peer closes. @default {undefined} */
+  quitAfterEofMs?: number;
+  /** Stop after receiving this many bytes. @default {Infinity} */
+  maxBytes?: number;
+  /** Send LF as CRLF. @default {false} */
+  crlf?: boolean;
+  /** Aborting closes the session; its reason becomes the error. @default {undefined} */
+  signal?: AbortSignal;
+  /** Read buffer size in bytes. @default {262144} */
+  bufferSize?: number;
+  /** Called with each chunk written to the peer. @default {undefined} */
+  onSent?: (chunk: Uint8Array) => void;
+  /** Called with each chunk read from the peer, before `output`. @default {undefined} */
+  onReceived?: (chunk: Uint8Array) => void;
+  /** Called once when input ends and the write side is half-closed. @default {undefined} */
+  onHalfClose?: () => void;
+  /** The peer's address, for messages. @default {""} */
+  address?: string;
+}
+
+/** What happened in a session. */
+export interface SessionResult {
+  /** Bytes written to the peer. */
+  bytesSent: number;
+  /** Bytes read from the peer. */
+  bytesReceived: number;
+  /** Time from session start to the first received byte, ms; null if none came. */
+  firstByteMs: number | null;
+  /** Duration of the session, ms. */
+  durationMs: number;
+  /** How it ended. */
+  close: CloseReason;
+  /** What ended it badly, or null. */
+  error: unknown;
+}
+
+const CR = 0x0d;
+const LF = 0x0a;
+
+function toCrlf(chunk: Uint8Array, lastWasCr: boolean): Uint8Array {
+  let extra = 0;
+  let prevCr = lastWasCr;
+  for (const byte of chunk) {
+    if (byte === LF && !prevCr) extra++;
+    prevCr = byte === CR;
+  }
+  if (extra === 0) return chunk;
+  const out = new Uint8Array(chunk.length + extra);
+  let j = 0;
+  prevCr = lastWasCr;
+  for (const byte of chunk) {
+    if (byte === LF && !prevCr) out[j++] = CR;
+    out[j++] = byte;
+    prevCr = byte === CR;
+  }
+  return out;
+}
+
+/**
+ * Runs one session over a connected `conn` and closes it. Network failures do
+ * not throw: they are returned in `error` with the bytes counted so far.
+ *
+ * @example Send a line, print the reply
+ * ```ts
+ * import { runSession } from "./session.ts";
+ * const conn = await Deno.connect({ hostname: "127.0.0.1", port: 7 });
+ * const result = await runSession(conn, {
+ *   input: new TextEncoder().encode("hello\n"),
+ *   output: (chunk) => void Deno.stdout.writeSync(chunk),
+ *   idleTimeoutMs: 2000,
+ * });
+ * console.log(result.close, result.bytesReceived);
+ * ```
+ */
+export async function runSession(
+  conn: Deno.TcpConn,
+  options: SessionOptions,
+): Promise<SessionResult> {
+  const started = performance.now();
+  const address = options.address ?? "";
+  const maxBytes = options.maxBytes ?? Infinity;
+  let bytesSent = 0;
+  let bytesReceived = 0;
+  let firstByteAt: number | null = null;
+  let lastActivity = started;
+  let readStartedAt: number | null = null;
+  let writeStartedAt: number | null = null;
+  let eofAt: number | null = null;
+  let error: unknown = null;
+  let close: CloseReason | null = null;
+  let closed = false;
+
+  const closeConn = () => {
+    if (closed) return;
+    closed = true;
+    try {
+      conn.close();
+    } catch { /* already closed */ }
+  };
+  /** Ends the session once; the first reason wins. */
+  const finish = (reason: CloseReason, err: unknown = null) => {
+    if (close !== null) return;
+    close = reason;
+    error = err;
+  };
+
+  // --- one timer for every deadline ---
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timerAt = Infinity;
+  const deadlines = (): [string, number, number][] => {
+    const list: [string, number, number][] = [];
+    const { firstByteTimeoutMs: fb, idleTimeoutMs: idle, ioTimeoutMs: io } = options;
+    if (fb !== undefined && firstByteAt === null) list.push(["first-byte", started + fb, fb]);
+    if (idle !== undefined) list.push(["idle", lastActivity + idle, idle]);
+    // A read waits as long as the peer is silent; it counts as stalled only while
+    // nothing else moves either (a long upload to a silent sink is progress).
+    if (io !== undefined && readStartedAt !== null) {
+      list.push(["io", Math.max(readStartedAt, lastActivity) + io, io]);
+    }
+    if (io !== undefined && writeStartedAt !== null) list.push(["io", writeStartedAt + io, io]);
+    if (options.quitAfterEofMs !== undefined && eofAt !== null) {
+      list.push(["quit", eofAt + options.quitAfterEofMs, options.quitAfterEofMs]);
+    }
+    return list;
+  };
+  const flags: Record<string, string> = {
+    "first-byte": "--first-byte-timeout",
+    idle: "--idle-timeout",
+    io: "--timeout",
+  };
+  const check = () => {
+    timer = undefined;
+    timerAt = Infinity;
+    if (close !== null) return;
+    const now = performance.now();
+    let next = Infinity;
+    for (const [name, at, ms] of deadlines()) {
+      if (at <= now) {
+        if (name === "quit") finish("local");
+        else {
+          const what = name === "io" ? "read or write" : name === "idle" ? "no traffic" : "no data";
+          finish(
+            "timeout",
+            new NetError(
+              "timeout",
+              `${name} timeout: ${what} for ${formatDuration(ms)} (${flags[name]})`,
+              {
+                op: "session",
+                address,
+                timer: name,
+              },
+            ),
+          );
+        }
+        closeConn();
+        return;
+      }
+      next = Math.min(next, at);
+    }
+    schedule(next);
+  };
+  const schedule = (at: number) => {
+    if (at >= timerAt || at === Infinity) return;
+    if (timer !== undefined) clearTimeout(timer);
+    timerAt = at;
+    timer = setTimeout(check, Math.max(0, at - performance.now()));
+  };
+  const rearm = () => {
+    if (close !== null) return;
+    let next = Infinity;
+    for (const [, at] of deadlines()) next = Math.min(next, at);
+    schedule(next);
+  };
+
+  const onAbort = () => {
+    const reason = options.signal?.reason;
+    finish((reason as NetError)?.kind === "timeout" ? "timeout" : "local", reason);
+    closeConn();
+  };
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+  if (options.signal?.aborted) onAbort();
+  rearm();
+
+  // --- net-in: conn -> output ---
+  const netIn = async () => {
+    const buffer = new Uint8Array(options.bufferSize ?? 262144);
+    while (close === null) {
+      readStartedAt = performance.now();
+      rearm();
+      let n: number | null;
+      try {
+        n = await conn.read(buffer);
+      } catch (err) {
+        readStartedAt = null;
+        if (close === null) {
+          const reset = err instanceof Deno.errors.ConnectionReset;
+          finish(
+            "reset",
+            new NetError(reset ? "reset" : "io", reset ? "connection reset by peer" : String(err), {
+              op: "read",
+              address,
+              cause: err,
+            }),
+          );
+        }
+        return;
+      }
+      readStartedAt = null;
+      if (n === null) {
+        finish(pendingError === null ? "eof" : "reset", pendingError);
+        return;
+      }
+      const now = performance.now();
+      firstByteAt ??= now;
+      lastActivity = now;
+      let chunk = buffer.subarray(0, n);
+      if (bytesReceived + n > maxBytes) chunk = chunk.subarray(0, maxBytes - bytesReceived);
+      bytesReceived += chunk.length;
+      options.onReceived?.(chunk);
+      await options.output(chunk);
+      if (bytesReceived >= maxBytes) {
+        finish("local");
+        return;
+      }
+    }
+  };
+
+  // --- net-out: input -> conn ---
+  let pendingError: unknown = null;
+  const writeAll = async (data: Uint8Array) => {
+    let offset = 0;
+    while (offset < data.length && close === null) {
+      writeStartedAt = performance.now();
+      rearm();
+      const n = await conn.write(data.subarray(offset));
+      writeStartedAt = null;
+      offset += n;
+      bytesSent += n;
+      lastActivity = performance.now();
+    }
+    options.onSent?.(data);
+  };
+  const netOut = async () => {
+    const input = options.input;
+    if (input === null) return;
+    let lastWasCr = false;
+    try {
+      if (input instanceof Uint8Array) {
+        await writeAll(options.crlf ? toCrlf(input, false) : input);
+      } else {
+        const buffer = new Uint8Array(options.bufferSize ?? 262144);
+        while (close === null) {
+          const n = await input.read(buffer);
+          if (n === null) break;
+          let chunk: Uint8Array = buffer.subarray(0, n);
+          if (options.crlf) {
+            chunk = toCrlf(chunk, lastWasCr);
+            lastWasCr = chunk[chunk.length - 1] === CR;
+          }
+          await writeAll(chunk);
+        }
+      }
+      if (close !== null) return;
+      await conn.closeWrite();
+      eofAt = performance.now();
+      options.onHalfClose?.();
+      rearm();
+    } catch (err) {
+      writeStartedAt = null;
+      if (close !== null) return;
+      // The peer went away while we were sending: let net-in drain what already
+      // arrived, then report this error (exit 1).
+      const broken = err instanceof Deno.errors.BrokenPipe;
+      const reset = err instanceof Deno.errors.ConnectionReset;
+      pendingError = new NetError(
+        broken ? "closed" : reset ? "reset" : "io",
+        broken
+          ? "peer closed the connection before reading all data"
+          : reset
+          ? "connection reset by peer"
+          : String(err),
+        { op: "write", address, cause: err },
+      );
+    }
+  };
+
+  const inDone = netIn();
+  const outDone = netOut();
+  try {
+    await inDone;
+    if (pendingError !== null && (close === "eof" || close === null)) {
+      close = "reset";
+      error = pendingError;
+    }
+  } finally {
+    options.signal?.removeEventListener("abort", onAbort);
+    if (timer !== undefined) clearTimeout(timer);
+    closeConn();
+  }
+  // net-out may be blocked on input (stdin cannot be cancelled); do not wait for it
+  // unless it is only finishing a socket write that the close above interrupts.
+  if (options.input instanceof Uint8Array || options.input === null) await outDone;
+  else outDone.catch(() => {});
+  if (error === null && pendingError !== null) error = pendingError;
+  return {
+    bytesSent,
+    bytesReceived,
+    firstByteMs: firstByteAt === null ? null : firstByteAt - started,
+    durationMs: performance.now() - started,
+    close: close ?? "eof",
+    error,
+  };
+}

@@ -1,0 +1,132 @@
+/**
+ * tcpc: a TCP client for Linux servers. This file is the only place that reads
+ * `Deno.args`, writes to the console for people, and calls `Deno.exit`: it
+ * parses the command, runs it from `lib/`, and maps the error that ended the
+ * run to its exit code (lib/errors.ts).
+ *
+ * @module
+ */
+
+import { EXIT_CODES, exitCodeFor, Interrupted, UsageError } from "./lib/errors.ts";
+import { setupLog } from "./lib/log.ts";
+import type { CommandContext } from "./lib/cli/context.ts";
+import { CONNECT_HELP, runConnect } from "./lib/cli/connect.ts";
+import { runServe } from "./lib/cli/serve.ts";
+import { runDemo } from "./lib/cli/demo.ts";
+import { runKernel } from "./lib/cli/kernel.ts";
+import { escapeText } from "./lib/report/safe_text.ts";
+
+const VERSION = "0.1.0";
+
+const HELP = `tcpc ${VERSION}: a TCP client with honest deadlines
+
+Usage:
+  tcpc HOST PORT [options]          talk to a TCP service (stdin -> socket -> stdout)
+  tcpc connect HOST PORT [options]  the same
+  tcpc serve [HOST] PORT [--mode echo|discard|chargen]
+                                    a small built-in server
+  tcpc kernel [--json]              the kernel's TCP limits, explained
+  tcpc demo                         a session against the built-in echo server
+  tcpc --version
+
+Run "tcpc connect --help" (or any command with --help) for its options.
+
+${CONNECT_HELP.split("\n").slice(4).join("\n")}
+
+Exit codes: 0 ok; 1 refused, reset, unreachable or closed early; 2 usage error;
+3 name resolution failed; 4 a timeout fired; 5 denied by the permission sandbox;
+6 verification failed; 130 SIGINT; 143 SIGTERM.`;
+
+type Command = (argv: string[], ctx: CommandContext) => Promise<number>;
+
+const COMMANDS: Record<string, Command> = {
+  connect: runConnect,
+  serve: runServe,
+  kernel: runKernel,
+  demo: runDemo,
+};
+
+const encoder = new TextEncoder();
+
+/** stdout is gone (e.g. `| head -c 1`): end quietly. */
+class StdoutClosed extends Error {}
+
+function writeLine(stream: typeof Deno.stdout | typeof Deno.stderr, line: string): void {
+  const bytes = encoder.encode(line + "\n");
+  let offset = 0;
+  while (offset < bytes.length) offset += stream.writeSync(bytes.subarray(offset));
+}
+
+function guardStdout<T>(write: () => T): T {
+  try {
+    return write();
+  } catch (err) {
+    if (err instanceof Deno.errors.BrokenPipe) throw new StdoutClosed();
+    throw err;
+  }
+}
+
+function errLine(line: string): void {
+  try {
+    writeLine(Deno.stderr, line);
+  } catch { /* stderr is gone: nothing left to tell */ }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const root = new AbortController();
+  const onSignal = (name: "SIGINT" | "SIGTERM") => () => {
+    if (root.signal.aborted) {
+      Deno.exit(EXIT_CODES[name === "SIGINT" ? "interrupted" : "terminated"]);
+    }
+    root.abort(new Interrupted(name));
+  };
+  const handlers = { SIGINT: onSignal("SIGINT"), SIGTERM: onSignal("SIGTERM") } as const;
+  Deno.addSignalListener("SIGINT", handlers.SIGINT);
+  Deno.addSignalListener("SIGTERM", handlers.SIGTERM);
+  const ctx: CommandContext = {
+    signal: root.signal,
+    stdin: Deno.stdin,
+    stdout: {
+      write: async (data) => {
+        try {
+          return await Deno.stdout.write(data);
+        } catch (err) {
+          if (err instanceof Deno.errors.BrokenPipe) throw new StdoutClosed();
+          throw err;
+        }
+      },
+    },
+    out: (line) => guardStdout(() => writeLine(Deno.stdout, line)),
+    err: errLine,
+    stderrIsTerminal: Deno.stderr.isTerminal(),
+    setVerbosity: (level) => setupLog({ verbosity: level, write: errLine }),
+  };
+  try {
+    await setupLog({ verbosity: 0, write: errLine });
+    const [first, ...rest] = argv;
+    if (first === undefined || first === "-h" || first === "--help" || first === "help") {
+      if (first === undefined) throw new UsageError("missing HOST and PORT (see tcpc --help)");
+      ctx.out(HELP);
+      return 0;
+    }
+    if (first === "--version" || first === "-V") {
+      ctx.out(`tcpc ${VERSION}`);
+      return 0;
+    }
+    const command = COMMANDS[first];
+    return command ? await command(rest, ctx) : await runConnect(argv, ctx);
+  } catch (err) {
+    if (err instanceof StdoutClosed) return 0;
+    const code = exitCodeFor(err);
+    const message = err instanceof Error ? err.message : String(err);
+    errLine(`tcpc: ${escapeText(message)}`);
+    return code;
+  } finally {
+    Deno.removeSignalListener("SIGINT", handlers.SIGINT);
+    Deno.removeSignalListener("SIGTERM", handlers.SIGTERM);
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}
