@@ -1,0 +1,91 @@
+/**
+ * Runs the real CLI as a subprocess (`deno run -P main.ts ...`), the way users
+ * and the compiled binary run it.
+ *
+ * @module
+ */
+
+import { fileURLToPath } from "node:url";
+
+/** The repository root. */
+export const REPO: string = fileURLToPath(new URL("../..", import.meta.url));
+
+/** Options of {@linkcode runCli} and {@linkcode spawnCli}. */
+export interface RunCliOptions {
+  /** Bytes for stdin; unset: stdin is null (EOF at once is not given: no stdin at all). */
+  stdin?: Uint8Array | string;
+  /** Deno permission flags. @default {["-P"]} */
+  permissions?: string[];
+  /** Kill the child after this long (a test bug guard, not an assertion). @default {60000} */
+  killAfterMs?: number;
+}
+
+/** What a finished CLI run gave. */
+export interface CliResult {
+  /** Exit code. */
+  code: number;
+  /** stdout bytes. */
+  stdout: Uint8Array;
+  /** stdout as text. */
+  out: string;
+  /** stderr as text, without Deno's permission-config warning line. */
+  err: string;
+  /** Wall time, ms. */
+  ms: number;
+}
+
+const PERMISSION_WARNING = /^.*Permissions in the config file is an experimental feature.*\n/m;
+
+/** Strips Deno's "permissions in config" warning (and colors) from stderr. */
+export function cleanStderr(text: string): string {
+  // deno-lint-ignore no-control-regex
+  return text.replace(/\x1b\[[0-9;]*m/g, "").replace(PERMISSION_WARNING, "");
+}
+
+/**
+ * Spawns the CLI with piped stdio; the caller writes stdin and reads outputs.
+ */
+export function spawnCli(args: string[], options: RunCliOptions = {}): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", ...(options.permissions ?? ["-P"]), "main.ts", ...args],
+    cwd: REPO,
+    stdin: options.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+/**
+ * Runs the CLI to completion with optional stdin bytes.
+ */
+export async function runCli(args: string[], options: RunCliOptions = {}): Promise<CliResult> {
+  const started = performance.now();
+  const child = spawnCli(args, options);
+  const killer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* gone */ }
+  }, options.killAfterMs ?? 60_000);
+  try {
+    if (options.stdin !== undefined) {
+      const data = typeof options.stdin === "string"
+        ? new TextEncoder().encode(options.stdin)
+        : options.stdin;
+      const writer = child.stdin.getWriter();
+      try {
+        await writer.write(data);
+        await writer.close();
+      } catch { /* the child may exit before reading all stdin */ }
+    }
+    const { code, stdout, stderr } = await child.output();
+    return {
+      code,
+      stdout,
+      out: new TextDecoder().decode(stdout),
+      err: cleanStderr(new TextDecoder().decode(stderr)),
+      ms: performance.now() - started,
+    };
+  } finally {
+    clearTimeout(killer);
+  }
+}
