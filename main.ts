@@ -14,7 +14,11 @@ import { CONNECT_HELP, runConnect } from "./lib/cli/connect.ts";
 import { runServe } from "./lib/cli/serve.ts";
 import { runDemo } from "./lib/cli/demo.ts";
 import { runKernel } from "./lib/cli/kernel.ts";
-import { escapeText } from "./lib/report/safe_text.ts";
+import { runProbe } from "./lib/cli/probe.ts";
+import { runPing } from "./lib/cli/ping.ts";
+import { runEcho } from "./lib/cli/echo.ts";
+import { escapeLine, escapeText } from "./lib/report/safe_text.ts";
+import { stdinReader, stdoutWriter } from "./lib/net/stdio.ts";
 
 const VERSION = "0.1.0";
 
@@ -25,6 +29,9 @@ Usage:
   tcpc connect HOST PORT [options]  the same
   tcpc serve [HOST] PORT [--mode echo|discard|chargen]
                                     a small built-in server
+  tcpc echo HOST PORT [options]     verified round trips and load over many connections
+  tcpc probe TARGET... [options]    many ports at once: open, closed, timeout...
+  tcpc ping HOST PORT [-n N]        repeated connects with min/avg/max/mdev, like tcping
   tcpc kernel [--json]              the kernel's TCP limits, explained
   tcpc demo                         a session against the built-in echo server
   tcpc --version
@@ -44,6 +51,9 @@ const COMMANDS: Record<string, Command> = {
   serve: runServe,
   kernel: runKernel,
   demo: runDemo,
+  probe: runProbe,
+  ping: runPing,
+  echo: runEcho,
 };
 
 const encoder = new TextEncoder();
@@ -83,20 +93,24 @@ async function main(argv: string[]): Promise<number> {
   const handlers = { SIGINT: onSignal("SIGINT"), SIGTERM: onSignal("SIGTERM") } as const;
   Deno.addSignalListener("SIGINT", handlers.SIGINT);
   Deno.addSignalListener("SIGTERM", handlers.SIGTERM);
+  // Fast stdio that never stalls the loop (lib/net/stdio.ts); stdout may hold
+  // bytes until flushed below.
+  const stdout = stdoutWriter();
+  const guardAsync = async <T>(op: () => Promise<T>): Promise<T> => {
+    try {
+      return await op();
+    } catch (err) {
+      if (err instanceof Deno.errors.BrokenPipe) throw new StdoutClosed();
+      throw err;
+    }
+  };
+  const flushStdout = () => guardAsync(() => stdout.flush(root.signal));
   const ctx: CommandContext = {
     signal: root.signal,
-    stdin: Deno.stdin,
-    stdout: {
-      write: async (data) => {
-        try {
-          return await Deno.stdout.write(data);
-        } catch (err) {
-          if (err instanceof Deno.errors.BrokenPipe) throw new StdoutClosed();
-          throw err;
-        }
-      },
-    },
-    out: (line) => guardStdout(() => writeLine(Deno.stdout, line)),
+    stdin: stdinReader(),
+    stdout: { write: (data) => guardAsync(() => stdout.write(data)) },
+    // Result lines (tables, JSON) may carry peer bytes: no raw control reaches the terminal.
+    out: (line) => guardStdout(() => writeLine(Deno.stdout, escapeLine(line))),
     err: errLine,
     stderrIsTerminal: Deno.stderr.isTerminal(),
     setVerbosity: (level) => setupLog({ verbosity: level, write: errLine }),
@@ -114,12 +128,16 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     const command = COMMANDS[first];
-    return command ? await command(rest, ctx) : await runConnect(argv, ctx);
+    const code = command ? await command(rest, ctx) : await runConnect(argv, ctx);
+    await flushStdout();
+    return code;
   } catch (err) {
+    await flushStdout().catch(() => {}); // what arrived before the failure still goes out
     if (err instanceof StdoutClosed) return 0;
     const code = exitCodeFor(err);
     const message = err instanceof Error ? err.message : String(err);
-    errLine(`tcpc: ${escapeText(message)}`);
+    const line = escapeText(message, { keepBackslash: true });
+    errLine(`tcpc: ${line}`);
     return code;
   } finally {
     Deno.removeSignalListener("SIGINT", handlers.SIGINT);

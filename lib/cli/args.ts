@@ -49,8 +49,27 @@ export function parseCommandLine(argv: string[], options: ParseCommandLineOption
     return { values: values as ParsedArgs["values"], positionals };
   } catch (err) {
     const message = err instanceof Error ? err.message.split("\n")[0] ?? "" : String(err);
-    throw new UsageError(`${options.command ?? "tcpc"}: ${message.replace(/\.$/, "")}`);
+    const detail = ambiguousValue(argv, options.options, message) ??
+      // node:util appends a hint about "--" that reads as noise here.
+      message.replace(/\. To specify a positional argument.*$/, "").replace(/\.$/, "");
+    throw new UsageError(`${(options.command ?? "tcpc").replace(/^tcpc /, "")}: ${detail}`);
   }
+}
+
+/** `-t -1s`: parseArgs only says "ambiguous"; name the value and how to pass it. */
+function ambiguousValue(
+  argv: string[],
+  config: ParseArgsOptionsConfig,
+  message: string,
+): string | undefined {
+  const flag = /^Option '([^']+)' argument is ambiguous/.exec(message)?.[1];
+  if (flag === undefined) return undefined;
+  const value = argv[argv.indexOf(flag) + 1];
+  const long = flag.startsWith("--")
+    ? flag
+    : `--${Object.keys(config).find((name) => `-${config[name]?.short}` === flag) ?? flag}`;
+  if (value === undefined) return `option ${flag} needs a value`;
+  return `option ${flag} needs a value, got "${value}" (write ${long}=${value} to pass it)`;
 }
 
 /**

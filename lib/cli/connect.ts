@@ -149,9 +149,9 @@ export function planConnect(argv: string[]): ConnectPlan {
 function planFromArgs(args: ParsedArgs): ConnectPlan {
   const [hostText, portText, ...extra] = args.positionals;
   if (hostText === undefined || portText === undefined) {
-    throw new UsageError("tcpc connect: missing HOST and PORT (see tcpc --help)");
+    throw new UsageError("connect: missing HOST and PORT (see tcpc --help)");
   }
-  if (extra.length > 0) throw new UsageError(`tcpc connect: unexpected argument "${extra[0]}"`);
+  if (extra.length > 0) throw new UsageError(`connect: unexpected argument "${extra[0]}"`);
   const host = parseHost(hostText);
   const port = parsePort(portText);
   const data = stringFlag(args, "data");
@@ -247,9 +247,14 @@ function dataField(chunks: Uint8Array[], total: number): ConnectRecord["data"] {
 
 async function openInput(plan: ConnectPlan): Promise<Deno.FsFile | null> {
   if (plan.input.kind !== "file") return null;
+  let file: Deno.FsFile | undefined;
   try {
-    return await Deno.open(plan.input.path, { read: true });
+    file = await Deno.open(plan.input.path, { read: true });
+    // open(2) succeeds on a directory; reading it fails only after connecting.
+    if ((await file.stat()).isDirectory) throw new Error("is a directory");
+    return file;
   } catch (err) {
+    file?.close();
     const why = err instanceof Deno.errors.NotCapable
       ? "denied by the permission sandbox (needs --allow-read)"
       : err instanceof Error
@@ -293,8 +298,8 @@ async function connect(plan: ConnectPlan, file: Deno.FsFile | null, ctx: Command
   const started = performance.now();
   if (plan.verbosity > 0 || plan.connectTimeoutMs !== undefined) {
     const limit = await readConnectLimit({ signal: ctx.signal });
-    const kernel = `the kernel gives up after ${formatDuration(limit.maxConnectMs)}` +
-      ` (tcp_syn_retries=${limit.synRetries}, ${limit.source})`;
+    const kernel = `kernel gives up after ${Math.round(limit.maxConnectMs / 100) / 10} s` +
+      `: tcp_syn_retries=${limit.synRetries}, from ${limit.source}`;
     if (plan.connectTimeoutMs === undefined) logger.info(`connect timeout: none (${kernel})`);
     else {
       logger.info(`connect timeout: ${formatDuration(plan.connectTimeoutMs)} (${kernel})`);

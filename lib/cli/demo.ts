@@ -12,6 +12,8 @@ import { serve } from "../net/server.ts";
 import { escapeBytes } from "../report/safe_text.ts";
 import type { CommandContext } from "./context.ts";
 import { formatDuration } from "./duration.ts";
+import { parseCommandLine } from "./args.ts";
+import { UsageError } from "../errors.ts";
 
 /**
  * Runs the demo and returns exit code 0 (or throws what failed).
@@ -24,7 +26,12 @@ import { formatDuration } from "./duration.ts";
  * await runDemo([], ctx);
  * ```
  */
-export async function runDemo(_argv: string[], ctx: CommandContext): Promise<number> {
+export async function runDemo(argv: string[], ctx: CommandContext): Promise<number> {
+  // No options: reject anything given, before a socket opens.
+  const { positionals } = parseCommandLine(argv, { options: {}, command: "tcpc demo" });
+  if (positionals[0] !== undefined) {
+    throw new UsageError(`demo: unexpected argument "${positionals[0]}"`);
+  }
   const stop = new AbortController();
   const signal = AbortSignal.any([ctx.signal, stop.signal]);
   let port = 0;

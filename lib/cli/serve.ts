@@ -54,7 +54,7 @@ export async function runServe(argv: string[], ctx: CommandContext): Promise<num
   }
   const positionals = args.positionals;
   if (positionals.length < 1 || positionals.length > 2) {
-    throw new UsageError("tcpc serve: give [HOST] PORT (see tcpc serve --help)");
+    throw new UsageError("serve: give [HOST] PORT (see tcpc serve --help)");
   }
   const hostname = positionals.length === 2 ? parseHost(positionals[0] ?? "") : "127.0.0.1";
   const portText = positionals.at(-1) ?? "";

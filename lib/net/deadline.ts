@@ -31,7 +31,7 @@ export function deadlineSignal(parent: AbortSignal, ms: number | undefined): Dea
     controller.abort(
       new NetError(
         "timeout",
-        `deadline: the run took longer than ${formatDuration(ms)} (--deadline)`,
+        `took longer than ${formatDuration(ms)} (--deadline)`,
         {
           op: "run",
           timer: "deadline",

@@ -101,7 +101,7 @@ export async function resolve(host: string, options: DialOptions = {}): Promise<
   const aborted = rejectOnAbort(signal);
   try {
     const found = await Promise.race([
-      lookup(host, { all: true, family: options.family ?? 0 }),
+      lookup(host, { all: true, family: options.family ?? 0, verbatim: true }),
       aborted.promise,
     ]);
     const addresses = [...new Set(found.map((entry) => entry.address))];
@@ -330,14 +330,17 @@ async function dialParallel(
     throw errors[0] ?? err;
   } finally {
     clearTimeout(timer);
+    // Abort the loser before opening the gate: a fallback that had not started
+    // yet must not start now (it would connect to the server only to be closed).
+    primaryCtl.abort();
+    fallbackCtl.abort();
     startFallback();
-    // Whichever lost is aborted; if it connected anyway, close it.
+    // If the loser connected anyway, close it.
     const winner = await Promise.any([primary, fallback]).catch(() => undefined);
-    for (const [attempt, ctl] of [[primary, primaryCtl], [fallback, fallbackCtl]] as const) {
+    for (const attempt of [primary, fallback]) {
       attempt.then((conn) => {
         if (conn !== winner) conn.close();
       }, () => {});
-      ctl.abort();
     }
   }
 }

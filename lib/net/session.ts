@@ -80,6 +80,21 @@ export interface SessionResult {
 
 const CR = 0x0d;
 const LF = 0x0a;
+/** How long net-out may go on after the peer's EOF to finish or fail, ms. */
+const EOF_GRACE_MS = 250;
+
+/** Waits for `promise` to settle, or `ms`, whichever comes first. */
+async function settle(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([
+      promise.catch(() => {}),
+      new Promise<void>((resolve) => timer = setTimeout(resolve, ms)),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 function toCrlf(chunk: Uint8Array, lastWasCr: boolean): Uint8Array {
   let extra = 0;
@@ -151,17 +166,20 @@ export async function runSession(
   // --- one timer for every deadline ---
   let timer: ReturnType<typeof setTimeout> | undefined;
   let timerAt = Infinity;
-  const deadlines = (): [string, number, number][] => {
-    const list: [string, number, number][] = [];
+  const deadlines = (): [string, number, number, string?][] => {
+    const list: [string, number, number, string?][] = [];
     const { firstByteTimeoutMs: fb, idleTimeoutMs: idle, ioTimeoutMs: io } = options;
     if (fb !== undefined && firstByteAt === null) list.push(["first-byte", started + fb, fb]);
     if (idle !== undefined) list.push(["idle", lastActivity + idle, idle]);
     // A read waits as long as the peer is silent; it counts as stalled only while
     // nothing else moves either (a long upload to a silent sink is progress).
-    if (io !== undefined && readStartedAt !== null) {
-      list.push(["io", Math.max(readStartedAt, lastActivity) + io, io]);
+    // While a write is in flight its own deadline covers the stall (and names it).
+    if (io !== undefined && readStartedAt !== null && writeStartedAt === null) {
+      list.push(["io", Math.max(readStartedAt, lastActivity) + io, io, "a read"]);
     }
-    if (io !== undefined && writeStartedAt !== null) list.push(["io", writeStartedAt + io, io]);
+    if (io !== undefined && writeStartedAt !== null) {
+      list.push(["io", writeStartedAt + io, io, "a write"]);
+    }
     if (options.quitAfterEofMs !== undefined && eofAt !== null) {
       list.push(["quit", eofAt + options.quitAfterEofMs, options.quitAfterEofMs]);
     }
@@ -178,11 +196,11 @@ export async function runSession(
     if (close !== null) return;
     const now = performance.now();
     let next = Infinity;
-    for (const [name, at, ms] of deadlines()) {
+    for (const [name, at, ms, op] of deadlines()) {
       if (at <= now) {
         if (name === "quit") finish("local");
         else {
-          const what = name === "io" ? "read or write" : name === "idle" ? "no traffic" : "no data";
+          const what = name === "io" ? `${op} waited` : name === "idle" ? "no traffic" : "no data";
           finish(
             "timeout",
             new NetError(
@@ -251,6 +269,11 @@ export async function runSession(
       }
       readStartedAt = null;
       if (n === null) {
+        // The peer closed while we were still sending: give net-out a moment to
+        // finish the input or to fail (its next write to a closed peer gets EPIPE
+        // or ECONNRESET), so a peer that closes before reading is reported, not
+        // passed off as "eof" with our data silently dropped.
+        if (sending && pendingError === null) await settle(outDone, EOF_GRACE_MS);
         finish(pendingError === null ? "eof" : "reset", pendingError);
         return;
       }
@@ -271,6 +294,7 @@ export async function runSession(
 
   // --- net-out: input -> conn ---
   let pendingError: unknown = null;
+  let sending = options.input !== null;
   const writeAll = async (data: Uint8Array) => {
     let offset = 0;
     while (offset < data.length && close === null) {
@@ -306,11 +330,13 @@ export async function runSession(
       }
       if (close !== null) return;
       await conn.closeWrite();
+      sending = false;
       eofAt = performance.now();
       options.onHalfClose?.();
       rearm();
     } catch (err) {
       writeStartedAt = null;
+      sending = false;
       if (close !== null) return;
       // The peer went away while we were sending: let net-in drain what already
       // arrived, then report this error (exit 1).

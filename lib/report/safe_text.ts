@@ -30,6 +30,16 @@ export function escapeBytes(bytes: Uint8Array, options: EscapeBytesOptions = {})
   return escapeText(decoder.decode(cut ? bytes.subarray(0, max) : bytes)) + (cut ? "..." : "");
 }
 
+/** Options of {@linkcode escapeText}. */
+export interface EscapeTextOptions {
+  /**
+   * Leave `\\` as it is (for our own messages, which quote what the user typed);
+   * network bytes keep the default so that the output is unambiguous.
+   * @default {false}
+   */
+  keepBackslash?: boolean;
+}
+
 /**
  * Escapes control characters in a string (see {@linkcode escapeBytes}).
  *
@@ -39,11 +49,11 @@ export function escapeBytes(bytes: Uint8Array, options: EscapeBytesOptions = {})
  * console.log(escapeText("a\u009bb")); // a\x9bb
  * ```
  */
-export function escapeText(text: string): string {
+export function escapeText(text: string, options: EscapeTextOptions = {}): string {
   let out = "";
   for (const ch of text) {
     const code = ch.codePointAt(0) ?? 0;
-    if (ch === "\\") out += "\\\\";
+    if (ch === "\\") out += options.keepBackslash ? ch : "\\\\";
     else if (ch === "\n") out += "\\n";
     else if (ch === "\r") out += "\\r";
     else if (ch === "\t") out += "\\t";
@@ -57,4 +67,28 @@ export function escapeText(text: string): string {
     } else out += ch;
   }
   return out;
+}
+
+/** Characters a terminal may act on, other than newline and tab (see {@linkcode escapeLine}). */
+// deno-lint-ignore no-control-regex
+const LINE_HAZARDS = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * Makes a line of results safe for a terminal: every control character other
+ * than newline and tab (C0, DEL, C1, bidi overrides) becomes a `\uHHHH`
+ * escape. Inside a JSON string that escape is the same character, so JSON
+ * output stays valid and means the same (`JSON.stringify` leaves DEL, C1 and
+ * bidi controls raw).
+ *
+ * @example Neutralise a C1 CSI inside JSON
+ * ```ts
+ * import { escapeLine } from "./safe_text.ts";
+ * console.log(escapeLine(JSON.stringify({ text: "\u009b2J" }))); // {"text":"\u009b2J"}
+ * ```
+ */
+export function escapeLine(line: string): string {
+  return line.replace(
+    LINE_HAZARDS,
+    (ch) => `\\u${(ch.codePointAt(0) ?? 0).toString(16).padStart(4, "0")}`,
+  );
 }

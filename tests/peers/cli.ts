@@ -67,7 +67,10 @@ export async function runCli(args: string[], options: RunCliOptions = {}): Promi
     } catch { /* gone */ }
   }, options.killAfterMs ?? 60_000);
   try {
-    if (options.stdin !== undefined) {
+    // Write stdin while reading the outputs: a large input that comes back would
+    // otherwise fill both pipes and deadlock.
+    const feeding = (async () => {
+      if (options.stdin === undefined) return;
       const data = typeof options.stdin === "string"
         ? new TextEncoder().encode(options.stdin)
         : options.stdin;
@@ -76,8 +79,8 @@ export async function runCli(args: string[], options: RunCliOptions = {}): Promi
         await writer.write(data);
         await writer.close();
       } catch { /* the child may exit before reading all stdin */ }
-    }
-    const { code, stdout, stderr } = await child.output();
+    })();
+    const [{ code, stdout, stderr }] = await Promise.all([child.output(), feeding]);
     return {
       code,
       stdout,

@@ -85,7 +85,11 @@ export async function startProcess(
  * connection (e.g. `PIPE` for echo, `EXEC:sort`, `SYSTEM:...`).
  */
 export function startSocat(target: string): Promise<Peer> {
+  // -b 4096: with its default 8 KiB blocks, socat's PIPE echo can block forever
+  // writing into its own pipe under a large transfer.
   return startProcess("socat", (port) => [
+    "-b",
+    "4096",
     `TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork`,
     target,
   ]);
@@ -110,7 +114,7 @@ export function startRedis(): Promise<Peer> {
  * the queue, later connects hang (no SYN-ACK) until the client's deadline.
  * `fill()` makes the queue full so that the next connect hangs.
  */
-export async function startHanging(): Promise<Peer & { fill(): Promise<void> }> {
+export function startHanging(): Promise<Peer & { fill(): Promise<void> }> {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0, tcpBacklog: 1 });
   const port = (listener.addr as Deno.NetAddr).port;
   const fillers: Deno.Conn[] = [];
@@ -131,5 +135,5 @@ export async function startHanging(): Promise<Peer & { fill(): Promise<void> }> 
     listener.close();
     return Promise.resolve();
   };
-  return { port, fill, stop, [Symbol.asyncDispose]: stop };
+  return Promise.resolve({ port, fill, stop, [Symbol.asyncDispose]: stop });
 }

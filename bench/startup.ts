@@ -1,0 +1,103 @@
+/**
+ * Figure 6: per-invocation cost, `tcpc -z` against `nc -z`, to a listener in
+ * this process that accepts and closes. This is the start-up floor of a Deno
+ * program (module loading, the runtime), reported rather than targeted;
+ * `tcpc --version` (no socket at all) is measured alongside to show how much
+ * of it is the runtime.
+ *
+ * Standalone: `deno run -P=bench bench/startup.ts [--quick] [--reps N]`.
+ *
+ * @module
+ */
+
+import {
+  type BenchOptions,
+  cleanStderr,
+  type Figure,
+  findPeers,
+  makeRow,
+  median,
+  printLine,
+  rotate,
+  say,
+  shell,
+  TCPC,
+} from "./common.ts";
+
+/** Runs figure 6 and returns it. */
+export async function runStartup(options: BenchOptions = {}): Promise<Figure> {
+  const reps = options.reps ?? (options.quick ? 7 : 21);
+  const notes = [`${reps} invocations each, alternating; wall time from spawn to exit`];
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  const accepting = (async () => {
+    while (true) {
+      try {
+        (await listener.accept()).close();
+      } catch (err) {
+        if (err instanceof Deno.errors.BadResource) return;
+      }
+    }
+  })();
+  const found = await findPeers();
+  const clients: [string, string][] = [
+    ["tcpc -z", `${TCPC} -z 127.0.0.1 ${port}`],
+    ["tcpc --version", `${TCPC} --version`],
+  ];
+  if (found.nc) clients.push(["nc -z", `nc -z 127.0.0.1 ${port}`]);
+  else notes.push("skipped nc -z: netcat-openbsd is not installed");
+  const samples = new Map<string, number[]>(clients.map(([name]) => [name, []]));
+  try {
+    await shell(`${TCPC} --version`); // warm Deno's module cache
+    for (let rep = 0; rep < reps; rep++) {
+      for (const [name, command] of rotate(clients, rep)) {
+        const result = await shell(command, { timeoutMs: 30_000 });
+        if (result.code !== 0) {
+          notes.push(`${name}: exit ${result.code}: ${cleanStderr(result.stderr)}`);
+          continue;
+        }
+        samples.get(name)!.push(result.ms);
+      }
+    }
+  } finally {
+    listener.close();
+    await accepting;
+  }
+  say(
+    `fig 6: ${[...samples].map(([n, v]) => `${n} ${median(v)?.toFixed(1)} ms`).join(", ")}`,
+  );
+  const tcpc = samples.get("tcpc -z")!;
+  return {
+    figure: "6",
+    title: "Per-invocation cost: connect and close (start-up floor)",
+    rows: [
+      makeRow({
+        figure: "6",
+        case: "-z to a loopback listener",
+        peer: "nc -z",
+        unit: "ms",
+        higherIsBetter: false,
+        tcpc,
+        peerSamples: samples.get("nc -z") ?? [],
+      }),
+      makeRow({
+        figure: "6",
+        case: "-z vs no socket at all",
+        peer: "tcpc --version",
+        unit: "ms",
+        higherIsBetter: false,
+        tcpc,
+        peerSamples: samples.get("tcpc --version")!,
+        note: "the runtime's own start-up; not a peer",
+      }),
+    ],
+    notes,
+  };
+}
+
+if (import.meta.main) {
+  const options: BenchOptions = { quick: Deno.args.includes("--quick") };
+  const at = Deno.args.indexOf("--reps");
+  if (at !== -1) options.reps = Number(Deno.args[at + 1]);
+  printLine(JSON.stringify({ figures: [await runStartup(options)] }));
+}

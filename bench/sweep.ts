@@ -1,0 +1,168 @@
+/**
+ * Benchmark: a 65,535-port TCP connect sweep of a private network namespace's
+ * loopback, `tcpc probe` against `nmap -sT -T5` and `nc -z`, in the same run.
+ * Every sweep runs inside its own `unshare -n` namespace (never the host's
+ * loopback, where other programs listen) with one socat listener on port
+ * 2500, so each tool must find exactly one open port.
+ *
+ * Run as root: `deno run -A bench/sweep.ts [--runs N] [--ports LO-HI]`.
+ * Prints one JSON object: ports/s for each tool (median of the runs), or why
+ * a tool was skipped.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+
+const REPO = new URL("..", import.meta.url).pathname;
+const OPEN_PORT = 2500;
+
+interface ToolResult {
+  /** Median wall time of the sweep, seconds (process start to exit). */
+  seconds: number;
+  /** Ports per second at the median. */
+  portsPerSecond: number;
+  /** Every run's time, seconds. */
+  runs: number[];
+  /** Open ports the tool reported in its last run. */
+  openPorts: number[];
+}
+
+function write(line: string): void {
+  const bytes = new TextEncoder().encode(line + "\n");
+  let offset = 0;
+  while (offset < bytes.length) offset += Deno.stdout.writeSync(bytes.subarray(offset));
+}
+
+function note(line: string): void {
+  Deno.stderr.writeSync(new TextEncoder().encode(`sweep: ${line}\n`));
+}
+
+async function available(command: string, args: string[]): Promise<boolean> {
+  try {
+    await new Deno.Command(command, { args, stdin: "null", stdout: "null", stderr: "null" })
+      .output();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Runs `command` in a fresh namespace with lo up and a listener on OPEN_PORT; times it alone. */
+async function sweepOnce(command: string): Promise<{ seconds: number; out: string }> {
+  const script = [
+    "ip link set lo up",
+    `socat TCP-LISTEN:${OPEN_PORT},bind=127.0.0.1,fork,reuseaddr /dev/null &`,
+    "pid=$!",
+    `for i in $(seq 50); do ss -ltn | grep -q ':${OPEN_PORT} ' && break; sleep 0.1; done`,
+    "out=$(mktemp)",
+    "start=$(date +%s%N)",
+    `${command} >"$out" 2>/dev/null`,
+    "end=$(date +%s%N)",
+    "kill $pid",
+    'echo "ELAPSED_NS $((end - start))"',
+    'cat "$out"',
+    'rm -f "$out"',
+  ].join("\n");
+  const { stdout, success, stderr } = await new Deno.Command("unshare", {
+    args: ["-n", "sh", "-c", script],
+    cwd: REPO,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(stdout);
+  const match = /^ELAPSED_NS (\d+)$/m.exec(text);
+  if (!success || match === null) {
+    throw new Error(`sweep failed: ${new TextDecoder().decode(stderr).trim()}`);
+  }
+  return { seconds: Number(match[1]) / 1e9, out: text.slice(text.indexOf("\n") + 1) };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+async function bench(
+  command: string,
+  runs: number,
+  ports: number,
+  openPorts: (out: string) => number[],
+): Promise<ToolResult> {
+  const times: number[] = [];
+  let last = "";
+  for (let i = 0; i < runs; i++) {
+    const { seconds, out } = await sweepOnce(command);
+    times.push(seconds);
+    last = out;
+  }
+  const seconds = median(times);
+  return {
+    seconds: Math.round(seconds * 1000) / 1000,
+    portsPerSecond: Math.round(ports / seconds),
+    runs: times.map((t) => Math.round(t * 1000) / 1000),
+    openPorts: openPorts(last),
+  };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      runs: { type: "string", default: "3" },
+      ports: { type: "string", default: "1-65535" },
+    },
+  });
+  const runs = Math.max(1, Number(values.runs));
+  const [lo, hi] = String(values.ports).split("-").map(Number);
+  if (!lo || !hi || lo > hi || hi > 65535) throw new Error(`bad --ports ${values.ports}`);
+  const ports = hi - lo + 1;
+  if (!await available("unshare", ["-n", "true"])) {
+    write(JSON.stringify({ error: "unshare -n is unavailable: a private namespace is required" }));
+    return;
+  }
+  const results: Record<string, ToolResult | { skipped: string }> = {};
+  const deno = Deno.execPath();
+
+  note(`tcpc probe, ${ports} ports x ${runs}`);
+  results.tcpc = await bench(
+    `"${deno}" run -P main.ts probe 127.0.0.1:${lo}-${hi} -c 1024 -w 2s --json`,
+    runs,
+    ports,
+    (out) =>
+      out.split("\n").filter((l) => l.includes('"state":"open"')).map((l) => JSON.parse(l).port),
+  );
+
+  if (await available("nmap", ["--version"])) {
+    note(`nmap -sT -T5, ${ports} ports x ${runs}`);
+    results["nmap -sT -T5"] = await bench(
+      `nmap -sT -T5 -n -Pn -p${lo}-${hi} 127.0.0.1 -oG -`,
+      runs,
+      ports,
+      (out) => [...out.matchAll(/(\d+)\/open\/tcp/g)].map((m) => Number(m[1])),
+    );
+  } else results["nmap -sT -T5"] = { skipped: "nmap is not installed (apt-get install nmap)" };
+
+  if (await available("nc", ["-h"])) {
+    note(`nc -z, ${ports} ports x ${runs}`);
+    results["nc -z"] = await bench(
+      `nc -z -v -w 2 127.0.0.1 ${lo}-${hi} 2>&1 | grep succeeded`,
+      runs,
+      ports,
+      (out) => [...out.matchAll(/ (\d+) port \[tcp/g)].map((m) => Number(m[1])),
+    );
+  } else results["nc -z"] = { skipped: "nc is not installed (apt-get install netcat-openbsd)" };
+
+  write(JSON.stringify({
+    benchmark: "tcp connect sweep of a private namespace's loopback",
+    ports,
+    runs,
+    expectedOpen: [OPEN_PORT],
+    machine: { cpus: navigator.hardwareConcurrency, deno: Deno.version.deno },
+    results,
+  }));
+}
+
+if (import.meta.main) await main();

@@ -1,0 +1,485 @@
+/**
+ * `tcpc echo HOST PORT`: send messages over one or many connections, check
+ * every reply by content (the message itself, or `--expect`), measure round
+ * trips, then half-close, read to EOF and close each connection (the shutdown
+ * sequence of the reference recipe).
+ *
+ * @module
+ */
+
+import { type ErrorKind, errorKind, UsageError } from "../errors.ts";
+import { log } from "../log.ts";
+import { joinHostPort } from "../net/dial.ts";
+import { deadlineSignal } from "../net/deadline.ts";
+import {
+  type EchoFailure,
+  type EchoRunOptions,
+  type EchoRunResult,
+  runEchoLoad,
+} from "../net/echo_driver.ts";
+import { type ErrorRecord, errorRecord } from "../report/error_record.ts";
+import type { HistogramSummary } from "../report/histogram.ts";
+import { escapeBytes } from "../report/safe_text.ts";
+import {
+  boolFlag,
+  countFlag,
+  durationFlag,
+  intFlag,
+  parseCommandLine,
+  type ParsedArgs,
+  stringFlag,
+  stringsFlag,
+} from "./args.ts";
+import type { CommandContext } from "./context.ts";
+import { formatDuration } from "./duration.ts";
+import { parseEscapes } from "./escape.ts";
+import { parseHost, parsePort } from "./target.ts";
+
+/** Usage text of `tcpc echo`. */
+export const ECHO_HELP = `Usage: tcpc echo HOST PORT [options]
+
+Send messages, check that every reply is right, and measure round trips, over
+one or many connections. After the last reply each connection half-closes,
+reads to EOF and closes.
+
+Messages (TEXT takes escapes \\r \\n \\t \\0 \\\\ \\xHH):
+  -m, --message TEXT         a message to send (repeatable, used in turn;
+                             default: "data1\\n" and "data2\\n")
+      --size BYTES           random payloads of BYTES bytes instead of --message
+      --expect TEXT          every reply must be TEXT (default: the message itself)
+Load:
+  -n, --count N              messages per connection (default: one of each message)
+      --duration DUR         send for DUR instead of a count, then finish the replies
+  -c, --connections N        connections at once (default: 1)
+      --pipeline N           messages in flight per connection (default: 1)
+Deadlines (DUR: 250ms, 2s, 1.5s, 1m, or a number of seconds):
+  -w, --connect-timeout DUR  give up connecting after DUR (default: the kernel's limit)
+  -t, --timeout DUR          each reply, and the peer's EOF after our half-close,
+                             must come within DUR (default: 10s)
+      --deadline DUR         the whole run takes at most DUR
+Connection:
+  -4, -6                     IPv4 or IPv6 only
+Output:
+      --json                 one JSON object on stdout instead of the text report
+  -v, --verbose              -v info, -vv also every sent:/recv: chunk (for small runs)
+  -h, --help                 this help
+Exit codes: 0 every reply right; 1 refused, reset or closed early; 4 a reply (or
+EOF) never came, or --deadline; 6 a reply differed.`;
+
+/** The flags of `tcpc echo`, for node:util parseArgs. */
+export const ECHO_FLAGS = {
+  message: { type: "string", short: "m", multiple: true },
+  size: { type: "string" },
+  expect: { type: "string" },
+  count: { type: "string", short: "n" },
+  duration: { type: "string" },
+  connections: { type: "string", short: "c" },
+  pipeline: { type: "string" },
+  "connect-timeout": { type: "string", short: "w" },
+  timeout: { type: "string", short: "t" },
+  deadline: { type: "string" },
+  ipv4: { type: "boolean", short: "4" },
+  ipv6: { type: "boolean", short: "6" },
+  json: { type: "boolean" },
+  verbose: { type: "boolean", short: "v", multiple: true },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/** The recipe's two messages. */
+const DEFAULT_MESSAGES = ["data1\\n", "data2\\n"];
+/** Default per-reply timeout, ms. */
+const DEFAULT_REPLY_TIMEOUT_MS = 10_000;
+/** Largest `--size`: one message and its reply are held in memory. */
+const MAX_SIZE = 256 * 1024 * 1024;
+/** Random payloads made for `--size` (each different, so crossed replies show). */
+const SIZE_POOL = 16;
+/** Memory spent on the `--size` pool at most. */
+const SIZE_POOL_BYTES = 64 * 1024 * 1024;
+
+/** Everything `tcpc echo` was asked to do, validated. */
+export interface EchoPlan {
+  /** Host as given (brackets removed). */
+  host: string;
+  /** Port. */
+  port: number;
+  /** Messages to send in turn. */
+  messages: Uint8Array[];
+  /** How the messages were given: `message` (text) or `size` (random). */
+  source: "message" | "size";
+  /** The reply every message must get; unset: the message itself. */
+  expect?: Uint8Array;
+  /** Messages per connection; Infinity with `--duration`. */
+  count: number;
+  /** Send for this long instead of a count, ms. */
+  durationMs?: number;
+  /** Connections at once. */
+  connections: number;
+  /** Messages in flight per connection. */
+  pipeline: number;
+  /** Connect timeout, ms. */
+  connectTimeoutMs?: number;
+  /** Per-reply (and EOF-after-half-close) timeout, ms. */
+  replyTimeoutMs: number;
+  /** Whole-run deadline, ms. */
+  deadlineMs?: number;
+  /** Address family. */
+  family?: 4 | 6;
+  /** JSON output. */
+  json: boolean;
+  /** 0, 1 (-v) or 2 (-vv). */
+  verbosity: number;
+}
+
+function setIf<T extends object, K extends keyof T>(target: T, key: K, value: T[K] | undefined) {
+  if (value !== undefined) target[key] = value;
+}
+
+function randomPayloads(size: number, count: number): Uint8Array[] {
+  const pool = Math.max(1, Math.min(SIZE_POOL, count, Math.floor(SIZE_POOL_BYTES / size)));
+  return Array.from({ length: pool }, () => {
+    const bytes = new Uint8Array(size);
+    // getRandomValues fills at most 65536 bytes per call.
+    for (let at = 0; at < size; at += 65536) {
+      crypto.getRandomValues(bytes.subarray(at, Math.min(size, at + 65536)));
+    }
+    return bytes;
+  });
+}
+
+/**
+ * Validates a `tcpc echo` command line into a plan; throws a
+ * {@linkcode UsageError} for the first bad value. Opens no socket.
+ *
+ * @example
+ * ```ts
+ * import { planEcho } from "./echo.ts";
+ * const plan = planEcho(["127.0.0.1", "7", "-c", "10", "-n", "100"]);
+ * console.log(plan.connections, plan.count); // 10 100
+ * ```
+ */
+export function planEcho(argv: string[]): EchoPlan {
+  return planFromArgs(parseCommandLine(argv, { options: ECHO_FLAGS, command: "tcpc echo" }));
+}
+
+function planFromArgs(args: ParsedArgs): EchoPlan {
+  const [hostText, portText, ...extra] = args.positionals;
+  if (hostText === undefined || portText === undefined) {
+    throw new UsageError("echo: missing HOST and PORT (see tcpc echo --help)");
+  }
+  if (extra.length > 0) throw new UsageError(`echo: unexpected argument "${extra[0]}"`);
+  const host = parseHost(hostText);
+  const port = parsePort(portText);
+  const texts = stringsFlag(args, "message");
+  const size = intFlag(args, "size", { min: 1, max: MAX_SIZE });
+  if (texts.length > 0 && size !== undefined) {
+    throw new UsageError("conflicting flags --message and --size: give only one");
+  }
+  const countGiven = intFlag(args, "count", { min: 1 });
+  const durationMs = durationFlag(args, "duration");
+  if (countGiven !== undefined && durationMs !== undefined) {
+    throw new UsageError("conflicting flags --count and --duration: give only one");
+  }
+  if (durationMs === 0) throw new UsageError(`invalid --duration "0": must be more than 0`);
+  if (boolFlag(args, "ipv4") && boolFlag(args, "ipv6")) {
+    throw new UsageError("conflicting flags -4 and -6: give only one");
+  }
+  const count = durationMs !== undefined ? Infinity : countGiven;
+  let messages: Uint8Array[];
+  if (size !== undefined) messages = randomPayloads(size, count ?? 1);
+  else {
+    messages = (texts.length > 0 ? texts : DEFAULT_MESSAGES).map((text) => {
+      const bytes = parseEscapes(text, "--message");
+      if (bytes.length === 0) {
+        throw new UsageError(`invalid --message "": empty (no reply could be recognised)`);
+      }
+      return bytes;
+    });
+  }
+  const expectText = stringFlag(args, "expect");
+  const replyTimeoutMs = durationFlag(args, "timeout") ?? DEFAULT_REPLY_TIMEOUT_MS;
+  if (replyTimeoutMs === 0) throw new UsageError(`invalid --timeout "0": must be more than 0`);
+  const plan: EchoPlan = {
+    host,
+    port,
+    messages,
+    source: size !== undefined ? "size" : "message",
+    count: count ?? (size !== undefined ? 1 : messages.length),
+    connections: intFlag(args, "connections", { min: 1, max: 100_000 }) ?? 1,
+    pipeline: intFlag(args, "pipeline", { min: 1, max: 65_536 }) ?? 1,
+    replyTimeoutMs,
+    json: boolFlag(args, "json"),
+    verbosity: countFlag(args, "verbose"),
+  };
+  if (expectText !== undefined) {
+    const expect = parseEscapes(expectText, "--expect");
+    if (expect.length === 0) {
+      throw new UsageError(`invalid --expect "": empty (no reply could be recognised)`);
+    }
+    plan.expect = expect;
+  }
+  setIf(plan, "durationMs", durationMs);
+  setIf(plan, "connectTimeoutMs", durationFlag(args, "connect-timeout"));
+  setIf(plan, "deadlineMs", durationFlag(args, "deadline"));
+  if (boolFlag(args, "ipv4")) plan.family = 4;
+  if (boolFlag(args, "ipv6")) plan.family = 6;
+  return plan;
+}
+
+/** The JSON record of one `tcpc echo` run (schema in README). */
+export interface EchoRecord {
+  /** What was asked for. */
+  target: { host: string; port: number };
+  /** The load asked for: count is null with `--duration`. */
+  load: {
+    connections: number;
+    count: number | null;
+    durationMs: number | null;
+    pipeline: number;
+    messageBytes: number[];
+    expectBytes: number | null;
+  };
+  /** Connections: attempted, connected, finished cleanly (every reply right, EOF seen). */
+  connections: { attempted: number; connected: number; ok: number; failed: number };
+  /** Messages written, and replies that came back complete and right. */
+  messages: { sent: number; verified: number };
+  /** Bytes written and read; leftover: read after the last reply (in `leftoverConnections`). */
+  bytes: { sent: number; received: number; leftover: number; leftoverConnections: number };
+  /** Wall time of the whole run (first connect to last close), ms. */
+  elapsedMs: number;
+  /** Verified replies and bytes per second of `elapsedMs`. */
+  rate: { messagesPerSec: number; sentBytesPerSec: number; receivedBytesPerSec: number };
+  /** Round-trip time of verified replies, microseconds. */
+  rttUs: HistogramSummary;
+  /** Time to connect (resolve excluded), microseconds. */
+  connectUs: HistogramSummary;
+  /** Failed connections by error kind (only kinds that occurred). */
+  errors: Partial<Record<ErrorKind, number>>;
+  /** The first reply that differed, or null. */
+  mismatch: (EchoFailure["mismatch"] & { connection: number }) | null;
+  /** The error that decides the exit code, or null. */
+  error: ErrorRecord | null;
+}
+
+/** Exit-code precedence when connections fail differently: the first listed wins. */
+const PRECEDENCE: readonly ErrorKind[] = [
+  "interrupted",
+  "terminated",
+  "denied",
+  "verify",
+  "timeout",
+  "dns",
+];
+
+/**
+ * The error that decides the run's exit code: a run-wide abort (signal,
+ * `--deadline`) first, then by kind (verify before timeout before the rest),
+ * the earliest connection within a kind.
+ */
+function decisiveError(result: EchoRunResult): unknown {
+  if (result.aborted !== null) return result.aborted;
+  let best: EchoFailure | undefined;
+  let bestRank = Infinity;
+  for (const failure of result.failures) {
+    const rank = PRECEDENCE.indexOf(errorKind(failure.error));
+    const r = rank === -1 ? PRECEDENCE.length : rank;
+    if (r < bestRank) {
+      best = failure;
+      bestRank = r;
+    }
+  }
+  return best?.error ?? null;
+}
+
+function perSecond(amount: number, ms: number): number {
+  return ms > 0 ? amount / (ms / 1000) : 0;
+}
+
+/**
+ * Builds the JSON record of a run.
+ *
+ * @example
+ * ```ts
+ * import { echoRecord, planEcho } from "./echo.ts";
+ * import type { EchoRunResult } from "../net/echo_driver.ts";
+ * declare const result: EchoRunResult;
+ * console.log(JSON.stringify(echoRecord(planEcho(["127.0.0.1", "7"]), result)));
+ * ```
+ */
+export function echoRecord(plan: EchoPlan, result: EchoRunResult): EchoRecord {
+  const errors: Partial<Record<ErrorKind, number>> = {};
+  let mismatch: EchoRecord["mismatch"] = null;
+  for (const failure of result.failures) {
+    const kind = errorKind(failure.error);
+    errors[kind] = (errors[kind] ?? 0) + 1;
+    if (failure.mismatch && mismatch === null) {
+      mismatch = { connection: failure.connection, ...failure.mismatch };
+    }
+  }
+  const decisive = decisiveError(result);
+  return {
+    target: { host: plan.host, port: plan.port },
+    load: {
+      connections: plan.connections,
+      count: Number.isFinite(plan.count) ? plan.count : null,
+      durationMs: plan.durationMs ?? null,
+      pipeline: plan.pipeline,
+      messageBytes: plan.source === "size"
+        ? [plan.messages[0]?.length ?? 0]
+        : plan.messages.map((m) => m.length),
+      expectBytes: plan.expect?.length ?? null,
+    },
+    connections: {
+      attempted: result.attempted,
+      connected: result.connected,
+      ok: result.ok,
+      failed: result.failures.length,
+    },
+    messages: { sent: result.messagesSent, verified: result.verified },
+    bytes: {
+      sent: result.bytesSent,
+      received: result.bytesReceived,
+      leftover: result.leftoverBytes,
+      leftoverConnections: result.leftoverConnections,
+    },
+    elapsedMs: result.elapsedMs,
+    rate: {
+      messagesPerSec: perSecond(result.verified, result.elapsedMs),
+      sentBytesPerSec: perSecond(result.bytesSent, result.elapsedMs),
+      receivedBytesPerSec: perSecond(result.bytesReceived, result.elapsedMs),
+    },
+    rttUs: result.rtt.summary(),
+    connectUs: result.connect.summary(),
+    errors,
+    mismatch,
+    error: decisive === null ? null : errorRecord(decisive),
+  };
+}
+
+function formatUs(us: number | null): string {
+  if (us === null) return "-";
+  if (us < 1000) return `${Math.round(us)}us`;
+  if (us < 1_000_000) return `${(us / 1000).toFixed(us < 10_000 ? 2 : 1)}ms`;
+  return formatDuration(us / 1000);
+}
+
+function formatRate(bytesPerSec: number): string {
+  const units = ["B/s", "KB/s", "MB/s", "GB/s"];
+  let value = bytesPerSec;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
+}
+
+function summaryLine(s: HistogramSummary): string {
+  return `min ${formatUs(s.minUs)}  p50 ${formatUs(s.p50Us)}  p90 ${formatUs(s.p90Us)}  p99 ${
+    formatUs(s.p99Us)
+  }  max ${formatUs(s.maxUs)}  (n=${s.count})`;
+}
+
+/**
+ * Renders the text report: one fact per line, for people.
+ *
+ * @example
+ * ```ts
+ * import { echoReportLines, echoRecord, planEcho } from "./echo.ts";
+ * import type { EchoRunResult } from "../net/echo_driver.ts";
+ * declare const result: EchoRunResult;
+ * const plan = planEcho(["127.0.0.1", "7"]);
+ * for (const line of echoReportLines(echoRecord(plan, result))) console.log(line);
+ * ```
+ */
+export function echoReportLines(record: EchoRecord): string[] {
+  const c = record.connections;
+  const lines = [
+    `echo ${joinHostPort(record.target.host, record.target.port)}: ${c.attempted} connection${
+      c.attempted === 1 ? "" : "s"
+    }, ${c.connected} connected, ${c.ok} ok, ${c.failed} failed`,
+    `messages:   ${record.messages.sent} sent, ${record.messages.verified} verified`,
+    `bytes:      ${record.bytes.sent} sent, ${record.bytes.received} received`,
+    `time:       ${formatDuration(record.elapsedMs)}`,
+    `rate:       ${Math.round(record.rate.messagesPerSec)} msgs/s, ${
+      formatRate(record.rate.sentBytesPerSec)
+    } out, ${formatRate(record.rate.receivedBytesPerSec)} in`,
+    `rtt:        ${summaryLine(record.rttUs)}`,
+    `connect:    ${summaryLine(record.connectUs)}`,
+  ];
+  if (record.bytes.leftover > 0) {
+    lines.push(
+      `leftover:   ${record.bytes.leftover} bytes after the last reply on ${record.bytes.leftoverConnections} connection${
+        record.bytes.leftoverConnections === 1 ? "" : "s"
+      } (the peer sent more than expected)`,
+    );
+  }
+  const kinds = Object.entries(record.errors);
+  if (kinds.length > 0) {
+    lines.push(`errors:     ${kinds.map(([kind, n]) => `${kind} ${n}`).join(", ")}`);
+  }
+  return lines;
+}
+
+/**
+ * Runs `tcpc echo`: validates, runs the load, prints the report (text or
+ * JSON), and returns 0 when every reply was right, or throws the error that
+ * decides the exit code (see the precedence in README).
+ *
+ * @example Check a local echo server with 10 connections
+ * ```ts
+ * import { runEcho } from "./echo.ts";
+ * import type { CommandContext } from "./context.ts";
+ * declare const ctx: CommandContext;
+ * await runEcho(["127.0.0.1", "7", "-c", "10", "-n", "100"], ctx);
+ * ```
+ */
+export async function runEcho(argv: string[], ctx: CommandContext): Promise<number> {
+  const args = parseCommandLine(argv, { options: ECHO_FLAGS, command: "tcpc echo" });
+  if (boolFlag(args, "help")) {
+    ctx.out(ECHO_HELP);
+    return 0;
+  }
+  const plan = planFromArgs(args);
+  await ctx.setVerbosity(plan.verbosity);
+  const logger = log("echo");
+  using deadline = deadlineSignal(ctx.signal, plan.deadlineMs);
+  const options: EchoRunOptions = {
+    messages: plan.messages,
+    count: plan.count,
+    connections: plan.connections,
+    pipeline: plan.pipeline,
+    replyTimeoutMs: plan.replyTimeoutMs,
+    signal: deadline.signal,
+  };
+  setIf(options, "expect", plan.expect);
+  setIf(options, "durationMs", plan.durationMs);
+  setIf(options, "connectTimeoutMs", plan.connectTimeoutMs);
+  setIf(options, "family", plan.family);
+  if (plan.verbosity >= 2) {
+    options.onSent = (connection, bytes) =>
+      logger.debug(`conn ${connection}: sent: ${bytes.length} bytes "${preview(bytes)}"`);
+    options.onReceived = (connection, bytes) =>
+      logger.debug(`conn ${connection}: recv: ${bytes.length} bytes "${preview(bytes)}"`);
+  }
+  if (plan.verbosity >= 1) {
+    options.onEvent = (connection, event) => logger.info(`conn ${connection}: ${event}`);
+  }
+  logger.info(
+    `echo ${joinHostPort(plan.host, plan.port)}: ${plan.connections} connection(s), ${
+      Number.isFinite(plan.count)
+        ? `${plan.count} message(s) each`
+        : `for ${formatDuration(plan.durationMs ?? 0)}`
+    }, pipeline ${plan.pipeline}, reply timeout ${formatDuration(plan.replyTimeoutMs)}`,
+  );
+  const result = await runEchoLoad(plan.host, plan.port, options);
+  const record = echoRecord(plan, result);
+  if (plan.json) ctx.out(JSON.stringify(record));
+  else for (const line of echoReportLines(record)) ctx.out(line);
+  const decisive = decisiveError(result);
+  if (decisive !== null) throw decisive;
+  return 0;
+}
+
+function preview(bytes: Uint8Array): string {
+  return escapeBytes(bytes, { maxBytes: 64 });
+}

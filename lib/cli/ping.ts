@@ -1,0 +1,242 @@
+/**
+ * `tcpc ping HOST PORT`: repeated connects like tcping, one line per attempt,
+ * then ping(8)'s min/avg/max/mdev and loss. Attempts are paced by the
+ * readiness loop's timer (lib/net/mux.ts), one at a time.
+ *
+ * @module
+ */
+
+import { errorKind, EXIT_CODES, UsageError } from "../errors.ts";
+import { log } from "../log.ts";
+import { joinHostPort, resolve } from "../net/dial.ts";
+import { type CloseResult, Mux } from "../net/mux.ts";
+import { type ErrorRecord, errorRecord } from "../report/error_record.ts";
+import { formatPingStats, type PingStats, pingStats } from "../report/ping_stats.ts";
+import type { CommandContext } from "./context.ts";
+import { boolFlag, countFlag, durationFlag, intFlag, parseCommandLine } from "./args.ts";
+import { formatDuration } from "./duration.ts";
+import { parseHost, parsePort } from "./target.ts";
+
+/** Usage text of `tcpc ping`. */
+export const PING_HELP = `Usage: tcpc ping HOST PORT [options]
+
+Connect to HOST:PORT again and again and report the connect time, like tcping.
+
+  -n, --count N              attempts (default 4; 0 = until interrupted)
+  -i, --interval DUR         time from one attempt's start to the next (default 1s)
+  -w, --connect-timeout DUR  time for each connect (default 2s)
+  -4, -6                     IPv4 or IPv6 only
+      --json                 JSON Lines: one record per attempt, then a summary
+  -v, --verbose              -v info, -vv debug (on stderr)
+  -h, --help                 this help
+
+Exit: 0 when at least one attempt connected, 1 when none did, 3 when HOST
+does not resolve, 2 usage error.`;
+
+/** The flags of `tcpc ping`, for node:util parseArgs. */
+export const PING_FLAGS = {
+  count: { type: "string", short: "n" },
+  interval: { type: "string", short: "i" },
+  "connect-timeout": { type: "string", short: "w" },
+  ipv4: { type: "boolean", short: "4" },
+  ipv6: { type: "boolean", short: "6" },
+  json: { type: "boolean" },
+  verbose: { type: "boolean", short: "v", multiple: true },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/** Everything `tcpc ping` was asked to do, validated. */
+export interface PingPlan {
+  /** Host (no brackets). */
+  host: string;
+  /** Port. */
+  port: number;
+  /** Attempts; 0 means until interrupted. */
+  count: number;
+  /** Start-to-start spacing of attempts, ms. */
+  intervalMs: number;
+  /** Connect timeout of each attempt, ms. */
+  timeoutMs: number;
+  /** Address family, or undefined for either. */
+  family: 4 | 6 | undefined;
+  /** JSON Lines output. */
+  json: boolean;
+  /** 0, 1 (-v) or 2 (-vv). */
+  verbosity: number;
+}
+
+/** One JSON Lines record per attempt. */
+export interface PingAttemptRecord {
+  /** Always `attempt`. */
+  type: "attempt";
+  /** Attempt number, from 1. */
+  seq: number;
+  /** The address connected to, `ip:port`. */
+  address: string;
+  /** `open`, or the failure: `closed`, `timeout`, `unreachable`, `error`. */
+  state: "open" | "closed" | "timeout" | "unreachable" | "error";
+  /** Connect time, ms; null when it failed. */
+  connectMs: number | null;
+  /** Time the attempt took, ms. */
+  totalMs: number;
+  /** What went wrong, or null. */
+  error: ErrorRecord | null;
+}
+
+/** The closing JSON Lines record. */
+export interface PingSummaryRecord extends PingStats {
+  /** Always `summary`. */
+  type: "summary";
+  /** The address pinged, `ip:port`. */
+  address: string;
+}
+
+/**
+ * Validates a `tcpc ping` command line. Opens no socket.
+ *
+ * @example
+ * ```ts
+ * import { planPing } from "./ping.ts";
+ * console.log(planPing(["127.0.0.1", "6379", "-n", "10"]).count); // 10
+ * ```
+ */
+export function planPing(argv: string[]): PingPlan {
+  const args = parseCommandLine(argv, { options: PING_FLAGS, command: "tcpc ping" });
+  const [hostText, portText, ...extra] = args.positionals;
+  if (hostText === undefined || portText === undefined) {
+    throw new UsageError("ping: missing HOST and PORT (see tcpc ping --help)");
+  }
+  if (extra.length > 0) throw new UsageError(`ping: unexpected argument "${extra[0]}"`);
+  if (boolFlag(args, "ipv4") && boolFlag(args, "ipv6")) {
+    throw new UsageError("conflicting flags -4 and -6: give only one");
+  }
+  const timeoutMs = durationFlag(args, "connect-timeout") ?? 2000;
+  if (timeoutMs <= 0) throw new UsageError("invalid --connect-timeout: must be above 0");
+  return {
+    host: parseHost(hostText),
+    port: parsePort(portText),
+    count: intFlag(args, "count", { min: 0, max: 1_000_000_000 }) ?? 4,
+    intervalMs: durationFlag(args, "interval") ?? 1000,
+    timeoutMs,
+    family: boolFlag(args, "ipv4") ? 4 : boolFlag(args, "ipv6") ? 6 : undefined,
+    json: boolFlag(args, "json"),
+    verbosity: countFlag(args, "verbose"),
+  };
+}
+
+function stateOf(result: CloseResult): PingAttemptRecord["state"] {
+  if (result.connected) return "open";
+  switch (errorRecord(result.error).kind) {
+    case "refused":
+    case "reset":
+      return "closed";
+    case "timeout":
+      return "timeout";
+    case "unreachable":
+      return "unreachable";
+    default:
+      return "error";
+  }
+}
+
+/**
+ * Runs `tcpc ping`: 0 when any attempt connected, 1 when none did.
+ *
+ * @example
+ * ```ts
+ * import { runPing } from "./ping.ts";
+ * import type { CommandContext } from "./context.ts";
+ * declare const ctx: CommandContext;
+ * await runPing(["127.0.0.1", "6379", "-n", "3", "-i", "200ms"], ctx);
+ * ```
+ */
+export async function runPing(argv: string[], ctx: CommandContext): Promise<number> {
+  const args = parseCommandLine(argv, { options: PING_FLAGS, command: "tcpc ping" });
+  if (boolFlag(args, "help")) {
+    ctx.out(PING_HELP);
+    return 0;
+  }
+  const plan = planPing(argv);
+  await ctx.setVerbosity(plan.verbosity);
+  const resolveOptions: Parameters<typeof resolve>[1] = {
+    connectTimeoutMs: plan.timeoutMs,
+    signal: ctx.signal,
+  };
+  if (plan.family !== undefined) resolveOptions.family = plan.family;
+  // Resolved once, like tcping: every attempt measures the connect alone.
+  const [ip] = await resolve(plan.host, resolveOptions);
+  const hostname = ip ?? plan.host;
+  const address = joinHostPort(hostname, plan.port);
+  log("ping").info(
+    `pinging ${address} ${plan.count === 0 ? "until interrupted" : `${plan.count} times`}, every ${
+      formatDuration(plan.intervalMs)
+    }`,
+  );
+  const times: (number | null)[] = [];
+  let denied: unknown = null;
+  let seq = 0;
+  let lastStart = 0;
+  const mux = new Mux<number>({
+    signal: ctx.signal,
+    maxConnecting: 1,
+    handler: {
+      onOpen: (conn) => conn.close(),
+      onClose: (conn, result) => {
+        if (result.reason === "aborted") return;
+        const state = stateOf(result);
+        if (errorKind(result.error) === "denied") denied ??= result.error;
+        times.push(result.connected ? result.connectMs : null);
+        const record: PingAttemptRecord = {
+          type: "attempt",
+          seq: conn.state,
+          address,
+          state,
+          connectMs: result.connectMs === null ? null : Math.round(result.connectMs * 1000) / 1000,
+          totalMs: Math.round(result.totalMs * 1000) / 1000,
+          error: result.connected ? null : errorRecord(result.error),
+        };
+        if (plan.json) ctx.out(JSON.stringify(record));
+        else if (result.connected) {
+          ctx.out(
+            `${address}: seq=${record.seq} open time=${(result.connectMs ?? 0).toFixed(3)} ms`,
+          );
+        } else {
+          const why = record.error?.message.replace(/^connect "[^"]*": /, "") ?? state;
+          ctx.out(`${address}: seq=${record.seq} ${state}: ${why}`);
+        }
+        if (plan.count !== 0 && seq >= plan.count) return;
+        // Start-to-start spacing, never overlapping the attempt that just ended.
+        const wait = Math.max(0, lastStart + plan.intervalMs - performance.now());
+        mux.after(wait, attempt);
+      },
+    },
+  });
+  function attempt(): void {
+    seq++;
+    lastStart = performance.now();
+    mux.dial({
+      hostname,
+      port: plan.port,
+      state: seq,
+      read: false,
+      connectTimeoutMs: plan.timeoutMs,
+    });
+  }
+  attempt();
+  try {
+    await mux.run();
+  } finally {
+    // On SIGINT the summary still comes, as with ping(8).
+    const stats = pingStats(times);
+    if (plan.json) {
+      const summary: PingSummaryRecord = { type: "summary", address, ...stats };
+      ctx.out(JSON.stringify(summary));
+    } else if (times.length > 0) {
+      for (const line of formatPingStats(stats, address)) ctx.out(line);
+    }
+  }
+  if (times.some((t) => t !== null)) return 0;
+  // The sandbox refusing the target is a set-up problem: say so (exit 5).
+  if (denied !== null) throw denied;
+  return EXIT_CODES.refused;
+}

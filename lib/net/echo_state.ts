@@ -1,0 +1,243 @@
+/**
+ * What one `tcpc echo` connection sends and how its replies are checked, with
+ * no I/O: the driver asks for the next bytes to write, hands over every chunk
+ * read, and acts on what comes back (a finished reply, a mismatch, leftovers).
+ *
+ * Framing: the reply to a message is complete when as many bytes came back as
+ * the expected reply holds (the message itself for echo, the `--expect` bytes
+ * otherwise). Replies are checked byte by byte as they arrive, so a mismatch
+ * is found at its first differing byte even in a partial reply.
+ *
+ * @module
+ */
+
+/** Options of {@linkcode EchoState}. */
+export interface EchoStateOptions {
+  /** The messages to send, used in turn (message k is `messages[k % length]`). */
+  messages: Uint8Array[];
+  /**
+   * The reply expected for every message; unset: each reply must equal its
+   * message (echo). @default {undefined}
+   */
+  expect?: Uint8Array;
+  /** Messages to send in all; `Infinity` until {@linkcode EchoState.stop}. @default {messages.length} */
+  count?: number;
+  /** Messages in flight (sent, reply not complete) at most. @default {1} */
+  pipeline?: number;
+}
+
+/** A reply that differs from what was expected. */
+export interface Mismatch {
+  /** The message whose reply differs, counted from 1. */
+  message: number;
+  /** Offset of the first differing byte inside that reply, from 0. */
+  offset: number;
+  /** The byte that was expected. */
+  expected: number;
+  /** The byte that came. */
+  got: number;
+}
+
+/** What one received chunk did. */
+export interface ReceiveResult {
+  /** Round-trip times of the replies the chunk completed, ms, in message order. */
+  rttsMs: number[];
+  /** The first mismatch; the rest of the chunk was not examined. */
+  mismatch: Mismatch | null;
+  /** Bytes that arrived while no reply was awaited (after the last message, or unasked). */
+  unexpected: number;
+}
+
+const EMPTY: number[] = [];
+
+/**
+ * The per-connection state of an echo run: a window of at most `pipeline`
+ * messages in flight, send times in a ring, and a cursor into the expected
+ * reply stream.
+ *
+ * @example Check one echo round trip
+ * ```ts
+ * import { EchoState } from "./echo_state.ts";
+ * const hello = new TextEncoder().encode("hello\n");
+ * const state = new EchoState({ messages: [hello] });
+ * const out = state.takeBatch(0); // the bytes to write: "hello\n"
+ * console.log(out?.length); // 6
+ * const result = state.receive(hello, 0.25);
+ * console.log(result.rttsMs, state.done); // [0.25] true
+ * ```
+ */
+export class EchoState {
+  readonly #messages: Uint8Array[];
+  readonly #expect: Uint8Array | undefined;
+  readonly #pipeline: number;
+  readonly #sentAt: Float64Array;
+  #count: number;
+  /** Messages handed out for writing. */
+  #sent = 0;
+  /** Replies complete. */
+  #replied = 0;
+  /** Bytes of the current reply seen so far. */
+  #offset = 0;
+  /** When the previous reply completed (or the first send), for the per-reply timer. */
+  #lastReplyAt = 0;
+  /** Bytes received while no reply was awaited. */
+  #leftover = 0;
+  /** Total bytes handed out for writing and received. */
+  #bytesSent = 0;
+  #bytesReceived = 0;
+
+  /** Builds the state; `messages` must not be empty, nor any message nor `expect` empty. */
+  constructor(options: EchoStateOptions) {
+    if (options.messages.length === 0) throw new RangeError("no messages to send");
+    if (options.messages.some((m) => m.length === 0) || options.expect?.length === 0) {
+      throw new RangeError("empty message or expected reply: a reply could never be recognised");
+    }
+    this.#messages = options.messages;
+    this.#expect = options.expect;
+    this.#count = options.count ?? options.messages.length;
+    this.#pipeline = Math.max(1, options.pipeline ?? 1);
+    this.#sentAt = new Float64Array(this.#pipeline);
+  }
+
+  /** Messages handed out for writing so far. */
+  get sent(): number {
+    return this.#sent;
+  }
+
+  /** Replies complete and correct so far. */
+  get replied(): number {
+    return this.#replied;
+  }
+
+  /** Bytes handed out for writing so far. */
+  get bytesSent(): number {
+    return this.#bytesSent;
+  }
+
+  /** Bytes received so far, leftovers included. */
+  get bytesReceived(): number {
+    return this.#bytesReceived;
+  }
+
+  /** Bytes received after the last reply, or while nothing was asked. */
+  get leftover(): number {
+    return this.#leftover;
+  }
+
+  /** True when every message was sent and every reply came back complete. */
+  get done(): boolean {
+    return this.#replied >= this.#count;
+  }
+
+  /** True while a sent message still waits for (the rest of) its reply. */
+  get awaiting(): boolean {
+    return this.#replied < this.#sent;
+  }
+
+  /** The message being awaited (counted from 1), for messages; the next one if none is. */
+  get currentMessage(): number {
+    return this.#replied + 1;
+  }
+
+  /**
+   * Since when the awaited reply has been due: the later of its message's send
+   * time and the completion of the reply before it (the per-reply timer runs
+   * from here). NaN when nothing is awaited.
+   */
+  get awaitingSince(): number {
+    if (!this.awaiting) return NaN;
+    const sentAt = this.#sentAt[this.#replied % this.#pipeline] ?? 0;
+    return Math.max(sentAt, this.#lastReplyAt);
+  }
+
+  /** No new messages after this (the `--duration` is over); awaited replies still count. */
+  stop(): void {
+    this.#count = Math.min(this.#count, this.#sent);
+  }
+
+  /**
+   * The bytes to write now: every message the window allows, concatenated
+   * (one write per batch), stamped as sent at `now` (ms). Null when the window
+   * is full or nothing is left to send. The returned buffer must not be
+   * changed.
+   */
+  takeBatch(now: number): Uint8Array | null {
+    const room = Math.min(this.#pipeline - (this.#sent - this.#replied), this.#count - this.#sent);
+    if (room <= 0) return null;
+    if (this.#sent === 0) this.#lastReplyAt = now;
+    const first = this.#messageAt(this.#sent);
+    if (room === 1) {
+      this.#stamp(now);
+      this.#bytesSent += first.length;
+      return first;
+    }
+    const parts: Uint8Array[] = [];
+    let size = 0;
+    for (let i = 0; i < room; i++) {
+      const message = this.#messageAt(this.#sent);
+      parts.push(message);
+      size += message.length;
+      this.#stamp(now);
+    }
+    const batch = new Uint8Array(size);
+    let at = 0;
+    for (const part of parts) {
+      batch.set(part, at);
+      at += part.length;
+    }
+    this.#bytesSent += size;
+    return batch;
+  }
+
+  #messageAt(index: number): Uint8Array {
+    return this.#messages[index % this.#messages.length] as Uint8Array;
+  }
+
+  #stamp(now: number): void {
+    this.#sentAt[this.#sent % this.#pipeline] = now;
+    this.#sent += 1;
+  }
+
+  /**
+   * Checks a received chunk against the awaited replies, at time `now` (ms).
+   * Stops at the first mismatch.
+   */
+  receive(chunk: Uint8Array, now: number): ReceiveResult {
+    this.#bytesReceived += chunk.length;
+    let rtts = EMPTY;
+    let at = 0;
+    while (at < chunk.length) {
+      if (this.#replied >= this.#sent) {
+        // Nothing is awaited: the peer sent more than was asked for.
+        this.#leftover += chunk.length - at;
+        return { rttsMs: rtts, mismatch: null, unexpected: chunk.length - at };
+      }
+      const expected = this.#expect ?? this.#messageAt(this.#replied);
+      const take = Math.min(expected.length - this.#offset, chunk.length - at);
+      for (let i = 0; i < take; i++) {
+        if (chunk[at + i] !== expected[this.#offset + i]) {
+          return {
+            rttsMs: rtts,
+            mismatch: {
+              message: this.#replied + 1,
+              offset: this.#offset + i,
+              expected: expected[this.#offset + i] ?? 0,
+              got: chunk[at + i] ?? 0,
+            },
+            unexpected: 0,
+          };
+        }
+      }
+      at += take;
+      this.#offset += take;
+      if (this.#offset === expected.length) {
+        if (rtts === EMPTY) rtts = [];
+        rtts.push(now - (this.#sentAt[this.#replied % this.#pipeline] ?? now));
+        this.#replied += 1;
+        this.#offset = 0;
+        this.#lastReplyAt = now;
+      }
+    }
+    return { rttsMs: rtts, mismatch: null, unexpected: 0 };
+  }
+}

@@ -1,0 +1,988 @@
+/**
+ * The readiness loop: many TCP connections driven by one explicit event loop,
+ * after OpenBSD netcat's `readwrite()` poll loop. It is the engine of every
+ * multi-connection command (`probe`, `ping`, `echo`).
+ *
+ * ## Model
+ * - You create a {@linkcode Mux} with a {@linkcode MuxHandler} (plain,
+ *   synchronous callbacks), add connections with {@linkcode Mux.dial} (or
+ *   {@linkcode Mux.adopt} for one you already hold), and `await mux.run()`.
+ * - Each connection ({@linkcode MuxConn}) is a small state machine:
+ *   phase `queued -> connecting -> open -> closed`, and once open two named
+ *   directions, **net-in** (`idle | reading | done`) and **net-out**
+ *   (`idle | writing | done`), that switch off one at a time.
+ * - Every completed connect, read, write, half-close and every due deadline is
+ *   pushed to one ready queue; the loop drains it and calls your handler, so an
+ *   event costs O(1) whatever the number of connections. There is no
+ *   `Promise.race` over connections.
+ * - One read and one write in flight per connection. `write()` queues; the
+ *   queue is your backpressure signal (`conn.writesQueued`). `pauseReading()`
+ *   stops net-in (e.g. while you flush a slow consumer), `resumeReading()`
+ *   starts it again.
+ * - Deadlines per connection: `connect` (from connect start, until open),
+ *   `first-byte` (from open, until the first byte read), `idle` (since the last
+ *   byte moved either way), `total` (from connect start). All live in one
+ *   min-heap driven by one `setTimeout`; progress only moves a timestamp (the
+ *   heap entry is re-checked lazily when it comes due). A deadline that fires
+ *   closes the connection with a timeout {@linkcode NetError} whose `timer`
+ *   names it.
+ * - At most `maxConnecting` connects in flight (never more than
+ *   {@linkcode MAX_CONNECTS_IN_FLIGHT} = 128: past that, Deno 2.9 stalls the
+ *   excess connects until they time out), at most `maxOpen` sockets in use.
+ * - A self-connect (the kernel chose the probed port as our source port, and
+ *   TCP simultaneous open connected the socket to itself) is closed and
+ *   retried, as Go's `net.Dial` does; it is never reported as open. When a connect fails with EMFILE/ENFILE the loop lowers `maxOpen` to
+ *   what is open now, puts the dial back at the head of the queue, calls
+ *   `onFdLimit`, and retries when a socket closes; only when nothing at all is
+ *   open does the dial fail.
+ * - One `AbortSignal` (`options.signal`) cancels everything: queued dials,
+ *   connects in flight, open connections, timers. `run()` then rejects with
+ *   the signal's reason, after every socket is closed and every operation has
+ *   settled (no leaked ops or resources).
+ *
+ * ## Handler rules
+ * - Callbacks run from the loop, one at a time, never concurrently. They must
+ *   not block; to do async work (e.g. write to stdout) pause reading, do it,
+ *   resume.
+ * - The `chunk` given to `onData` is a view of the connection's reused read
+ *   buffer: copy it (`chunk.slice()`) if you keep it past the callback.
+ * - Every dialed or adopted connection gets exactly one `onClose`, whatever
+ *   happened (connect failed, timed out, aborted, closed by you, EOF). No
+ *   other callback comes after it. `onClose` may run inside your own
+ *   `conn.close()` call.
+ * - A connection closes itself ("eof") when net-in has seen EOF and net-out
+ *   has nothing left to send (or is half-closed). Otherwise it stays open
+ *   until you `close()` it or a deadline fires.
+ *
+ * ## When `run()` ends
+ * It resolves when nothing is live: no connection queued, connecting or open,
+ * no timer from {@linkcode Mux.after} pending, no operation in flight. You may
+ * `dial()` and `after()` from callbacks to keep it going (that is how
+ * `tcpc ping` paces attempts). It rejects with the signal's reason when
+ * aborted, or with the error a callback threw (after closing everything).
+ *
+ * @example Echo client: pipeline two messages, half-close, read to EOF
+ * ```ts
+ * import { Mux } from "./mux.ts";
+ * const encoder = new TextEncoder();
+ * const mux = new Mux<{ received: number; sentAt: number[] }>({
+ *   handler: {
+ *     onOpen(conn) {
+ *       conn.write(encoder.encode("one\n"));
+ *       conn.write(encoder.encode("two\n")); // queued: one write in flight
+ *       conn.closeWrite(); // shutdown(SHUT_WR) once both are sent
+ *     },
+ *     onWritten(conn) {
+ *       conn.state.sentAt.push(performance.now()); // per-message send time
+ *     },
+ *     onData(conn, chunk) {
+ *       conn.state.received += chunk.length; // chunk is reused: copy to keep
+ *     },
+ *     onClose(conn, result) {
+ *       // result.reason: "eof" here (peer closed after our half-close)
+ *       console.log(conn.address, result.reason, conn.state.received, result.error);
+ *     },
+ *   },
+ *   maxConnecting: 100,
+ *   signal: AbortSignal.timeout(10_000),
+ * });
+ * mux.dial({
+ *   hostname: "127.0.0.1",
+ *   port: 7,
+ *   state: { received: 0, sentAt: [] },
+ *   connectTimeoutMs: 2000,
+ *   idleTimeoutMs: 5000,
+ * });
+ * await mux.run();
+ * ```
+ *
+ * @module
+ */
+
+import { NetError } from "../errors.ts";
+import { joinHostPort } from "./dial.ts";
+import { ReadyQueue } from "./ready_queue.ts";
+import { TimerHeap } from "./timer_heap.ts";
+import { classifyNetError, deadlineError, type DeadlineName, isFdExhausted } from "./net_errors.ts";
+
+export type { DeadlineName } from "./net_errors.ts";
+
+/** Where a connection is in its life. */
+export type ConnPhase = "queued" | "connecting" | "open" | "closed";
+
+/** The net-in direction: not reading now, a read in flight, or EOF seen. */
+export type NetInState = "idle" | "reading" | "done";
+
+/** The net-out direction: nothing in flight, a write in flight, or half-closed. */
+export type NetOutState = "idle" | "writing" | "done";
+
+/**
+ * Why a connection closed:
+ * - `eof`: the peer closed and we had nothing left to send;
+ * - `local`: you called `close()` without an error;
+ * - `timeout`: one of its deadlines fired (`error.timer` says which);
+ * - `error`: connect, read or write failed (`error` is a {@linkcode NetError}),
+ *   or you called `close(error)`;
+ * - `aborted`: the mux's signal aborted (`error` is its reason).
+ */
+export type MuxCloseReason = "eof" | "local" | "timeout" | "error" | "aborted";
+
+/** Deadlines of one connection, in ms; unset: none. */
+export interface DeadlineOptions {
+  /** Connect must complete within this, from connect start. @default {undefined} */
+  connectTimeoutMs?: number;
+  /** The first byte must be read within this, from open. @default {undefined} */
+  firstByteTimeoutMs?: number;
+  /** Close when no byte moved either way for this long (open only). @default {undefined} */
+  idleTimeoutMs?: number;
+  /** The whole connection, from connect start to close. @default {undefined} */
+  totalTimeoutMs?: number;
+}
+
+/** One connection to make. */
+export interface DialSpec<T> extends DeadlineOptions {
+  /** Where to connect: an IP literal (a name is resolved by the runtime on each dial). */
+  hostname: string;
+  /** Port, 1-65535. */
+  port: number;
+  /** Your per-connection state, available as `conn.state`. */
+  state: T;
+  /** Start net-in as soon as the connection opens. @default {true} */
+  read?: boolean;
+  /** Disable Nagle's algorithm once open. @default {false} */
+  noDelay?: boolean;
+}
+
+/** A connection you already hold, handed to the loop with {@linkcode Mux.adopt}. */
+export interface AdoptSpec<T> extends DeadlineOptions {
+  /** Your per-connection state. */
+  state: T;
+  /** Start net-in at once. @default {true} */
+  read?: boolean;
+}
+
+/** How a connection ended, given to `onClose`. Times in ms. */
+export interface CloseResult {
+  /** Why it closed. */
+  reason: MuxCloseReason;
+  /** What ended it badly (a {@linkcode NetError}, the abort reason, yours), or null. */
+  error: unknown;
+  /** True when the connect succeeded. */
+  connected: boolean;
+  /** Connect start to open; null when it never opened. */
+  connectMs: number | null;
+  /** Open to the first byte read; null when none came. */
+  firstByteMs: number | null;
+  /** Connect start to close; 0 when it never started. */
+  totalMs: number;
+  /** Bytes read. */
+  bytesIn: number;
+  /** Bytes written. */
+  bytesOut: number;
+}
+
+/** One connection of the loop, as your handler sees it. */
+export interface MuxConn<T> {
+  /** Unique within its mux, in dial order from 1. */
+  readonly id: number;
+  /** Your state from the spec (mutate it freely). */
+  readonly state: T;
+  /** Remote host as dialed. */
+  readonly hostname: string;
+  /** Remote port. */
+  readonly port: number;
+  /** `host:port` (brackets for IPv6), for messages. */
+  readonly address: string;
+  /** Where it is in its life. */
+  readonly phase: ConnPhase;
+  /** The net-in direction. */
+  readonly netIn: NetInState;
+  /** The net-out direction. */
+  readonly netOut: NetOutState;
+  /** The socket while open, else null. Do not read, write or close it yourself. */
+  readonly conn: Deno.TcpConn | null;
+  /** Bytes read so far. */
+  readonly bytesIn: number;
+  /** Bytes written so far. */
+  readonly bytesOut: number;
+  /** `write()` buffers not yet fully sent, the one in flight included. */
+  readonly writesQueued: number;
+  /** `performance.now()` at connect start (0 while queued). */
+  readonly startedAt: number;
+  /** `performance.now()` when it opened, or null. */
+  readonly openedAt: number | null;
+  /**
+   * Queues `data` to send (one write in flight; the rest wait in order).
+   * Allowed before open (sent once open). `onWritten` fires when all of it is
+   * sent. Throws a TypeError after `closeWrite()` or close.
+   */
+  write(data: Uint8Array): void;
+  /** Half-closes (shutdown SHUT_WR) once every queued write is sent; net-in goes on. */
+  closeWrite(): void;
+  /** Stops net-in after the read in flight (its data still arrives). */
+  pauseReading(): void;
+  /** Starts net-in again (no-op after EOF or close). */
+  resumeReading(): void;
+  /**
+   * Sets a deadline to `ms` from now (`idle`: `ms` after the last byte moved,
+   * re-armed by progress); `undefined` removes it.
+   */
+  setDeadline(name: DeadlineName, ms: number | undefined): void;
+  /**
+   * Closes now: reason `local`, or `error` when `error` is given. Pending
+   * operations are interrupted; `onClose` runs before this returns.
+   */
+  close(error?: unknown): void;
+}
+
+/** Your callbacks. All optional; all synchronous. */
+export interface MuxHandler<T> {
+  /** The connection opened (connect succeeded, or it was adopted). */
+  onOpen?(conn: MuxConn<T>): void;
+  /** Bytes arrived; `chunk` is only valid during the call. */
+  onData?(conn: MuxConn<T>, chunk: Uint8Array): void;
+  /** The peer half-closed (EOF). The conn closes after this unless writes are queued. */
+  onEof?(conn: MuxConn<T>): void;
+  /** Every byte of one `write(data)` is sent (the same `data` object). */
+  onWritten?(conn: MuxConn<T>, data: Uint8Array): void;
+  /** The end of the connection: exactly once per connection, last. */
+  onClose?(conn: MuxConn<T>, result: CloseResult): void;
+}
+
+/** Options of {@linkcode Mux}. */
+export interface MuxOptions<T> {
+  /** Your callbacks. */
+  handler: MuxHandler<T>;
+  /** Cancels everything; `run()` rejects with its reason. @default {undefined} */
+  signal?: AbortSignal;
+  /**
+   * Connects in flight at once; values above
+   * {@linkcode MAX_CONNECTS_IN_FLIGHT} (128) are lowered to it. @default {128}
+   */
+  maxConnecting?: number;
+  /**
+   * Sockets in use at once (connecting + open); lowered automatically on
+   * EMFILE. Set it below the file descriptor soft limit when you know it
+   * (lib/net/fd_limit.ts). @default {Infinity}
+   */
+  maxOpen?: number;
+  /** Size of each connection's read buffer (allocated at its first read), bytes. @default {16384} */
+  readBufferSize?: number;
+  /** Called when EMFILE/ENFILE lowered `maxOpen` to `cap`. @default {undefined} */
+  onFdLimit?: (cap: number, error: unknown) => void;
+}
+
+/** Counters of a mux, for progress lines and tests. */
+export interface MuxStats {
+  /** Dials waiting for a connect slot. */
+  queued: number;
+  /** Connects in flight. */
+  connecting: number;
+  /** Open connections. */
+  open: number;
+  /** Connections closed so far. */
+  closed: number;
+  /** Current cap on sockets in use (Infinity: none). */
+  maxOpen: number;
+  /** How many times EMFILE/ENFILE lowered the cap. */
+  fdLimitHits: number;
+  /** Events drained from the ready queue so far. */
+  events: number;
+}
+
+/**
+ * Most connects in flight at once. Measured on Deno 2.9.6: with more than 128
+ * connects pending in one process, the ones past 128 stall (no result) for as
+ * long as the event loop stays busy, then time out; at 128 or fewer none
+ * stall. The kernel is not the cause (an epoll client in Python with 1,024 in
+ * flight in the same namespace sees no stall); 128 is tokio's cooperative
+ * budget per task tick (the likely mechanism; not proven).
+ */
+export const MAX_CONNECTS_IN_FLIGHT = 128;
+
+/** How many times a self-connect (source port = destination port) is retried. */
+const SELF_CONNECT_RETRIES = 2;
+
+const enum Ev {
+  Connected,
+  ConnectFailed,
+  Read,
+  ReadFailed,
+  Wrote,
+  WriteFailed,
+  HalfClosed,
+}
+
+interface Event<T> {
+  kind: Ev;
+  slot: Slot<T>;
+  n: number | null;
+  value: unknown;
+}
+
+interface Task {
+  fn: () => void;
+  cancelled: boolean;
+}
+
+function isSelfConnect(conn: Deno.TcpConn): boolean {
+  const local = conn.localAddr;
+  const remote = conn.remoteAddr;
+  return local.port === remote.port && local.hostname === remote.hostname;
+}
+
+/** The internal state of one connection; the handler sees it as a MuxConn. */
+class Slot<T> implements MuxConn<T> {
+  readonly id: number;
+  readonly state: T;
+  readonly hostname: string;
+  readonly port: number;
+  readonly address: string;
+  phase: ConnPhase = "queued";
+  netIn: NetInState = "idle";
+  netOut: NetOutState = "idle";
+  conn: Deno.TcpConn | null = null;
+  bytesIn = 0;
+  bytesOut = 0;
+  startedAt = 0;
+  openedAt: number | null = null;
+  firstByteAt: number | null = null;
+  lastProgress = 0;
+  wantRead: boolean;
+  wantCloseWrite = false;
+  noDelay: boolean;
+  buffer: Uint8Array | null = null;
+  writes: Uint8Array[] = [];
+  writeHead = 0;
+  writeOffset = 0;
+  abort: AbortController | null = null;
+  /** Deadline lengths (for messages) and absolute due times. */
+  limits: Record<DeadlineName, number | undefined>;
+  due: Record<Exclude<DeadlineName, "idle">, number> = {
+    connect: Infinity,
+    "first-byte": Infinity,
+    total: Infinity,
+  };
+  /** The due time of this slot's valid heap entry (others are stale). */
+  armedAt = Infinity;
+  /** Self-connects seen so far (retried up to SELF_CONNECT_RETRIES). */
+  selfConnects = 0;
+  #mux: Mux<T>;
+
+  constructor(
+    mux: Mux<T>,
+    id: number,
+    hostname: string,
+    port: number,
+    spec: AdoptSpec<T> & {
+      noDelay?: boolean;
+    },
+  ) {
+    this.#mux = mux;
+    this.id = id;
+    this.state = spec.state;
+    this.hostname = hostname;
+    this.port = port;
+    this.address = joinHostPort(hostname, port);
+    this.wantRead = spec.read ?? true;
+    this.noDelay = spec.noDelay ?? false;
+    this.limits = {
+      connect: spec.connectTimeoutMs,
+      "first-byte": spec.firstByteTimeoutMs,
+      idle: spec.idleTimeoutMs,
+      total: spec.totalTimeoutMs,
+    };
+  }
+
+  get writesQueued(): number {
+    return this.writes.length - this.writeHead;
+  }
+
+  write(data: Uint8Array): void {
+    if (this.phase === "closed" || this.wantCloseWrite) {
+      throw new TypeError(`write to "${this.address}" after close or closeWrite`);
+    }
+    this.writes.push(data);
+    if (this.phase === "open" && this.netOut === "idle") this.#mux._pumpWrite(this);
+  }
+
+  closeWrite(): void {
+    if (this.phase === "closed" || this.wantCloseWrite) return;
+    this.wantCloseWrite = true;
+    if (this.phase === "open" && this.netOut === "idle") this.#mux._pumpWrite(this);
+  }
+
+  pauseReading(): void {
+    this.wantRead = false;
+  }
+
+  resumeReading(): void {
+    this.wantRead = true;
+    if (this.phase === "open" && this.netIn === "idle") this.#mux._read(this);
+  }
+
+  setDeadline(name: DeadlineName, ms: number | undefined): void {
+    if (this.phase === "closed") return;
+    this.limits[name] = ms;
+    if (name !== "idle") this.due[name] = ms === undefined ? Infinity : performance.now() + ms;
+    this.#mux._arm(this);
+  }
+
+  close(error?: unknown): void {
+    this.#mux._close(this, error === undefined ? "local" : "error", error ?? null);
+  }
+}
+
+/**
+ * The readiness loop over many connections. See the module documentation for
+ * the model, the handler rules and when `run()` ends.
+ *
+ * @example Probe three ports, 2 s connect deadline each
+ * ```ts
+ * import { Mux } from "./mux.ts";
+ * const mux = new Mux<null>({
+ *   handler: {
+ *     onOpen: (conn) => conn.close(),
+ *     onClose: (conn, result) => console.log(conn.port, result.connected, result.error),
+ *   },
+ * });
+ * for (const port of [22, 80, 443]) {
+ *   mux.dial({ hostname: "127.0.0.1", port, state: null, read: false, connectTimeoutMs: 2000 });
+ * }
+ * await mux.run();
+ * ```
+ */
+export class Mux<T> {
+  #handler: MuxHandler<T>;
+  #signal: AbortSignal | undefined;
+  #maxConnecting: number;
+  #maxOpen: number;
+  #bufferSize: number;
+  #onFdLimit: ((cap: number, error: unknown) => void) | undefined;
+
+  #queue = new ReadyQueue<Event<T>>();
+  #heap = new TimerHeap<Slot<T> | Task>();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerAt = Infinity;
+  #timerDue = false;
+  #running = false;
+
+  /** Dials to start, FIFO with a moving head; `#retry` (EMFILE) goes first. */
+  #pending: Slot<T>[] = [];
+  #pendingHead = 0;
+  #retry: Slot<T>[] = [];
+  #queued = 0;
+  #connecting = 0;
+  #open = 0;
+  #closed = 0;
+  #inflight = 0;
+  #tasks = 0;
+  #live = new Set<Slot<T>>();
+  #nextId = 1;
+  #fdLimitHits = 0;
+  #events = 0;
+  #failure: { error: unknown } | null = null;
+  #stopping: { reason: unknown } | null = null;
+
+  /** Builds a loop; nothing starts before {@linkcode Mux.run}. */
+  constructor(options: MuxOptions<T>) {
+    this.#handler = options.handler;
+    this.#signal = options.signal;
+    this.#maxConnecting = Math.min(
+      MAX_CONNECTS_IN_FLIGHT,
+      Math.max(1, options.maxConnecting ?? MAX_CONNECTS_IN_FLIGHT),
+    );
+    this.#maxOpen = Math.max(1, options.maxOpen ?? Infinity);
+    this.#bufferSize = options.readBufferSize ?? 16384;
+    this.#onFdLimit = options.onFdLimit;
+  }
+
+  /** Current counters. */
+  get stats(): MuxStats {
+    return {
+      queued: this.#queued,
+      connecting: this.#connecting,
+      open: this.#open,
+      closed: this.#closed,
+      maxOpen: this.#maxOpen,
+      fdLimitHits: this.#fdLimitHits,
+      events: this.#events,
+    };
+  }
+
+  /**
+   * Queues a connection; it starts when a connect slot is free (FIFO). Call
+   * before or during `run()`.
+   */
+  dial(spec: DialSpec<T>): MuxConn<T> {
+    const slot = new Slot(this, this.#nextId++, spec.hostname, spec.port, spec);
+    this.#pending.push(slot);
+    this.#queued++;
+    this.#live.add(slot);
+    this.#queue.notify();
+    if (this.#stopping !== null) this._close(slot, "aborted", this.#stopping.reason);
+    return slot;
+  }
+
+  /** Hands an open connection to the loop; `onOpen` fires from the loop. */
+  adopt(conn: Deno.TcpConn, spec: AdoptSpec<T>): MuxConn<T> {
+    const remote = conn.remoteAddr;
+    const slot = new Slot(this, this.#nextId++, remote.hostname, remote.port, spec);
+    this.#live.add(slot);
+    if (this.#stopping !== null) {
+      conn.close();
+      this._close(slot, "aborted", this.#stopping.reason);
+      return slot;
+    }
+    this.#beginConnect(slot);
+    this.#inflight++;
+    this.#queue.push({ kind: Ev.Connected, slot, n: null, value: conn });
+    return slot;
+  }
+
+  /**
+   * Runs `fn` from the loop `ms` from now (same heap as the deadlines). A
+   * pending timer keeps `run()` going. Returns a function that cancels it.
+   */
+  after(ms: number, fn: () => void): () => void {
+    const task: Task = { fn, cancelled: false };
+    this.#tasks++;
+    this.#heap.push(performance.now() + ms, task);
+    this.#armTimer();
+    return () => {
+      if (task.cancelled) return;
+      task.cancelled = true;
+      this.#tasks--;
+    };
+  }
+
+  /** Runs the loop until nothing is live (see the module docs). */
+  async run(): Promise<void> {
+    if (this.#running) throw new TypeError("Mux.run() is already running");
+    this.#running = true;
+    const signal = this.#signal;
+    const onAbort = () => this.#queue.notify();
+    signal?.addEventListener("abort", onAbort);
+    let aborted = false;
+    try {
+      this.#armTimer();
+      for (;;) {
+        if (!aborted && this.#failure === null && signal?.aborted) {
+          aborted = true;
+          this.#closeAll("aborted", signal.reason);
+        }
+        this.#drain();
+        if (this.#timerDue) {
+          this.#timerDue = false;
+          this.#expire();
+        }
+        if (this.#failure === null && !aborted) this.#startDials();
+        if (this.#queue.length > 0 || this.#timerDue) continue;
+        if (
+          this.#inflight === 0 && (aborted || this.#failure !== null ||
+            (this.#live.size === 0 && this.#tasks === 0))
+        ) break;
+        await this.#queue.wait();
+      }
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+      if (this.#timer !== undefined) clearTimeout(this.#timer);
+      this.#timer = undefined;
+      this.#timerAt = Infinity;
+      this.#heap.clear();
+      this.#running = false;
+    }
+    if (this.#failure !== null) throw this.#failure.error;
+    if (aborted) throw signal?.reason;
+  }
+
+  // ---- the loop's steps ----
+
+  #drain(): void {
+    for (let ev = this.#queue.shift(); ev !== undefined; ev = this.#queue.shift()) {
+      this.#events++;
+      this.#inflight--;
+      try {
+        this.#dispatch(ev);
+      } catch (err) {
+        this.#fail(err);
+      }
+    }
+  }
+
+  /** A callback threw: close everything, let in-flight ops settle, then rethrow. */
+  #fail(error: unknown): void {
+    if (this.#failure !== null) return;
+    this.#failure = { error };
+    this.#closeAll("aborted", error);
+  }
+
+  #closeAll(reason: MuxCloseReason, error: unknown): void {
+    this.#stopping = { reason: error };
+    for (const slot of [...this.#live]) {
+      try {
+        this._close(slot, reason, error);
+      } catch (err) {
+        if (this.#failure === null) this.#failure = { error: err };
+      }
+    }
+    this.#pending.length = 0;
+    this.#pendingHead = 0;
+    this.#retry.length = 0;
+    this.#heap.clear();
+    this.#tasks = 0;
+  }
+
+  #dispatch(ev: Event<T>): void {
+    const slot = ev.slot;
+    switch (ev.kind) {
+      case Ev.Connected:
+        this.#connecting--;
+        return this.#onConnected(slot, ev.value as Deno.TcpConn);
+      case Ev.ConnectFailed:
+        this.#connecting--;
+        return this.#onConnectFailed(slot, ev.value);
+      case Ev.Read:
+        return this.#onRead(slot, ev.n);
+      case Ev.Wrote:
+        return this.#onWrote(slot, ev.n ?? 0);
+      case Ev.HalfClosed:
+        if (slot.phase !== "open") return;
+        slot.netOut = "done";
+        return this.#checkDone(slot);
+      case Ev.ReadFailed:
+      case Ev.WriteFailed:
+        if (slot.phase !== "open") return;
+        return this._close(
+          slot,
+          "error",
+          classifyNetError(ev.value, ev.kind === Ev.ReadFailed ? "read" : "write", slot.address),
+        );
+    }
+  }
+
+  #startDials(): void {
+    while (
+      this.#queued > 0 && this.#connecting < this.#maxConnecting &&
+      this.#connecting + this.#open < this.#maxOpen
+    ) {
+      const slot = this.#retry.pop() ?? this.#pending[this.#pendingHead++];
+      if (this.#pendingHead >= this.#pending.length) {
+        this.#pending.length = 0;
+        this.#pendingHead = 0;
+      } else if (this.#pendingHead >= 4096 && this.#pendingHead * 2 >= this.#pending.length) {
+        this.#pending = this.#pending.slice(this.#pendingHead);
+        this.#pendingHead = 0;
+      }
+      if (slot === undefined) return;
+      if (slot.phase !== "queued") continue; // closed while queued
+      this.#queued--;
+      this.#connect(slot);
+    }
+  }
+
+  #beginConnect(slot: Slot<T>): void {
+    const now = performance.now();
+    slot.phase = "connecting";
+    slot.startedAt = now;
+    const { connect, total } = slot.limits;
+    slot.due.connect = connect === undefined ? Infinity : now + connect;
+    slot.due.total = total === undefined ? Infinity : now + total;
+    this.#connecting++;
+    this._arm(slot);
+  }
+
+  #connect(slot: Slot<T>): void {
+    this.#beginConnect(slot);
+    // One AbortController per connect, aborted by this slot's heap deadline or
+    // by close(): no timer per operation, and an aborted connect leaves no
+    // half-open socket (FACTS.md).
+    const abort = new AbortController();
+    slot.abort = abort;
+    this.#inflight++;
+    let promise: Promise<Deno.TcpConn>;
+    try {
+      promise = Deno.connect({
+        hostname: slot.hostname,
+        port: slot.port,
+        transport: "tcp",
+        signal: abort.signal,
+      });
+    } catch (err) {
+      promise = Promise.reject(err);
+    }
+    promise.then(
+      (conn) => this.#queue.push({ kind: Ev.Connected, slot, n: null, value: conn }),
+      (err) => this.#queue.push({ kind: Ev.ConnectFailed, slot, n: null, value: err }),
+    );
+  }
+
+  #onConnected(slot: Slot<T>, conn: Deno.TcpConn): void {
+    slot.abort = null;
+    if (slot.phase !== "connecting") {
+      // Closed (deadline, abort) while the connect was completing.
+      try {
+        conn.close();
+      } catch { /* already closed */ }
+      return;
+    }
+    if (isSelfConnect(conn) && slot.selfConnects < SELF_CONNECT_RETRIES) {
+      // The kernel picked the destination port as our source port and TCP's
+      // simultaneous open connected the socket to itself (RFC 793 section
+      // 3.4): nothing listens there. Retry like Go's net.Dial does.
+      slot.selfConnects++;
+      try {
+        conn.close();
+      } catch { /* already closed */ }
+      this.#requeue(slot);
+      return;
+    }
+    const now = performance.now();
+    slot.phase = "open";
+    slot.conn = conn;
+    slot.openedAt = now;
+    slot.lastProgress = now;
+    this.#open++;
+    if (slot.noDelay) conn.setNoDelay(true);
+    const firstByte = slot.limits["first-byte"];
+    slot.due.connect = Infinity; // "once connected, the dial deadline no longer applies"
+    slot.due["first-byte"] = firstByte === undefined ? Infinity : now + firstByte;
+    this._arm(slot);
+    this.#handler.onOpen?.(slot);
+    if (slot.phase !== "open") return;
+    if (slot.netOut === "idle") this._pumpWrite(slot);
+    if (slot.wantRead && slot.netIn === "idle") this._read(slot);
+  }
+
+  #onConnectFailed(slot: Slot<T>, err: unknown): void {
+    slot.abort = null;
+    if (slot.phase !== "connecting") return; // closed already: deadline or abort
+    if (isFdExhausted(err)) {
+      const inUse = this.#connecting + this.#open;
+      if (inUse > 0) {
+        // Out of descriptors: run with what we have, retry this one first.
+        this.#maxOpen = inUse;
+        this.#fdLimitHits++;
+        this.#requeue(slot);
+        this.#onFdLimit?.(inUse, err);
+        return;
+      }
+    }
+    this._close(slot, "error", classifyNetError(err, "connect", slot.address));
+  }
+
+  /** Puts a dial whose connect ended back at the head of the queue. */
+  #requeue(slot: Slot<T>): void {
+    slot.phase = "queued";
+    slot.startedAt = 0;
+    slot.armedAt = Infinity;
+    this.#retry.push(slot);
+    this.#queued++;
+  }
+
+  /** @internal Starts a read if net-in may read. */
+  _read(slot: Slot<T>): void {
+    const conn = slot.conn;
+    if (conn === null || slot.netIn !== "idle") return;
+    slot.netIn = "reading";
+    const buffer = slot.buffer ??= new Uint8Array(this.#bufferSize);
+    this.#inflight++;
+    conn.read(buffer).then(
+      (n) => this.#queue.push({ kind: Ev.Read, slot, n, value: null }),
+      (err) => this.#queue.push({ kind: Ev.ReadFailed, slot, n: null, value: err }),
+    );
+  }
+
+  #onRead(slot: Slot<T>, n: number | null): void {
+    if (slot.phase !== "open") return;
+    if (n === null) {
+      slot.netIn = "done";
+      this.#handler.onEof?.(slot);
+      return this.#checkDone(slot);
+    }
+    slot.netIn = "idle";
+    const now = performance.now();
+    slot.bytesIn += n;
+    slot.lastProgress = now;
+    if (slot.firstByteAt === null && n > 0) {
+      slot.firstByteAt = now;
+      slot.due["first-byte"] = Infinity;
+    }
+    this.#handler.onData?.(slot, slot.buffer!.subarray(0, n));
+    if (slot.phase === "open" && slot.wantRead) this._read(slot);
+  }
+
+  /** @internal Starts the next write, or the half-close, if net-out is idle. */
+  _pumpWrite(slot: Slot<T>): void {
+    const conn = slot.conn;
+    if (conn === null || slot.netOut !== "idle") return;
+    const data = slot.writes[slot.writeHead];
+    if (data !== undefined) {
+      slot.netOut = "writing";
+      this.#inflight++;
+      conn.write(data.subarray(slot.writeOffset)).then(
+        (n) => this.#queue.push({ kind: Ev.Wrote, slot, n, value: null }),
+        (err) => this.#queue.push({ kind: Ev.WriteFailed, slot, n: null, value: err }),
+      );
+    } else if (slot.wantCloseWrite) {
+      slot.netOut = "writing";
+      this.#inflight++;
+      conn.closeWrite().then(
+        () => this.#queue.push({ kind: Ev.HalfClosed, slot, n: null, value: null }),
+        (err) => this.#queue.push({ kind: Ev.WriteFailed, slot, n: null, value: err }),
+      );
+    }
+  }
+
+  #onWrote(slot: Slot<T>, n: number): void {
+    if (slot.phase !== "open") return;
+    slot.netOut = "idle";
+    slot.bytesOut += n;
+    slot.lastProgress = performance.now();
+    slot.writeOffset += n;
+    const data = slot.writes[slot.writeHead]!;
+    if (slot.writeOffset >= data.length) {
+      slot.writes[slot.writeHead++] = undefined as unknown as Uint8Array;
+      slot.writeOffset = 0;
+      if (slot.writeHead === slot.writes.length) {
+        slot.writes.length = 0;
+        slot.writeHead = 0;
+      }
+      this.#handler.onWritten?.(slot, data);
+      if (slot.phase !== "open") return;
+    }
+    this._pumpWrite(slot);
+    this.#checkDone(slot);
+  }
+
+  /** Ends a connection whose peer closed once nothing is left to send. */
+  #checkDone(slot: Slot<T>): void {
+    if (slot.phase !== "open" || slot.netIn !== "done") return;
+    const outDone = slot.netOut === "done" ||
+      (slot.netOut === "idle" && slot.writesQueued === 0);
+    if (outDone) this._close(slot, "eof", null);
+  }
+
+  // ---- deadlines: one heap, one setTimeout ----
+
+  #nextDue(slot: Slot<T>): [DeadlineName, number] {
+    let name: DeadlineName = "total";
+    let at = slot.due.total;
+    if (slot.phase === "connecting" && slot.due.connect < at) {
+      name = "connect";
+      at = slot.due.connect;
+    }
+    if (slot.phase === "open") {
+      if (slot.due["first-byte"] < at) {
+        name = "first-byte";
+        at = slot.due["first-byte"];
+      }
+      const idle = slot.limits.idle;
+      if (idle !== undefined && slot.lastProgress + idle < at) {
+        name = "idle";
+        at = slot.lastProgress + idle;
+      }
+    }
+    return [name, at];
+  }
+
+  /** @internal Makes sure the heap holds an entry no later than this slot's next deadline. */
+  _arm(slot: Slot<T>): void {
+    if (slot.phase === "closed" || slot.phase === "queued") return;
+    const [, at] = this.#nextDue(slot);
+    if (at >= slot.armedAt || at === Infinity) return;
+    slot.armedAt = at;
+    this.#heap.push(at, slot);
+    this.#armTimer();
+  }
+
+  #armTimer(): void {
+    if (!this.#running) return;
+    const at = this.#heap.nextAt();
+    if (at >= this.#timerAt) return;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timerAt = at;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#timerAt = Infinity;
+      this.#timerDue = true;
+      this.#queue.notify();
+    }, Math.max(0, at - performance.now()));
+  }
+
+  #expire(): void {
+    const now = performance.now();
+    for (const { at, item } of this.#heap.popDue(now)) {
+      if (!(item instanceof Slot)) {
+        if (item.cancelled) continue;
+        item.cancelled = true;
+        this.#tasks--;
+        try {
+          item.fn();
+        } catch (err) {
+          this.#fail(err);
+        }
+        continue;
+      }
+      const slot = item;
+      if (slot.phase === "closed" || at !== slot.armedAt) continue; // stale entry
+      slot.armedAt = Infinity;
+      const [name, due] = this.#nextDue(slot);
+      if (due <= now) {
+        const ms = slot.limits[name] ?? 0;
+        try {
+          this._close(slot, "timeout", deadlineError(name, ms, slot.address));
+        } catch (err) {
+          this.#fail(err);
+        }
+      } else this._arm(slot); // progress moved it: re-check later
+    }
+    this.#armTimer();
+  }
+
+  // ---- closing ----
+
+  /** @internal Closes a connection once and tells the handler. */
+  _close(slot: Slot<T>, reason: MuxCloseReason, error: unknown): void {
+    const was = slot.phase;
+    if (was === "closed") return;
+    slot.phase = "closed";
+    this.#live.delete(slot);
+    this.#closed++;
+    const now = performance.now();
+    if (was === "queued") this.#queued--;
+    if (was === "connecting") {
+      // The connect rejects with this reason; its event is then dropped.
+      slot.abort?.abort(
+        error ?? new NetError("closed", "closed before connect", {
+          op: "connect",
+          address: slot.address,
+        }),
+      );
+    }
+    if (was === "open") {
+      this.#open--;
+      try {
+        slot.conn?.close();
+      } catch { /* already closed */ }
+    }
+    slot.conn = null;
+    slot.writes.length = 0;
+    slot.writeHead = 0;
+    slot.buffer = null;
+    const result: CloseResult = {
+      reason,
+      error,
+      connected: slot.openedAt !== null,
+      connectMs: slot.openedAt === null ? null : slot.openedAt - slot.startedAt,
+      firstByteMs: slot.firstByteAt === null || slot.openedAt === null
+        ? null
+        : slot.firstByteAt - slot.openedAt,
+      totalMs: slot.startedAt === 0 ? 0 : now - slot.startedAt,
+      bytesIn: slot.bytesIn,
+      bytesOut: slot.bytesOut,
+    };
+    this.#queue.notify();
+    this.#handler.onClose?.(slot, result);
+  }
+}

@@ -1,0 +1,470 @@
+/**
+ * Fast standard input and output for the session pump that never stall the
+ * event loop (timers, signals and the other direction keep running).
+ *
+ * The choice depends on what the stream is (fstat(2) and isatty(3)):
+ *  - a regular file, or a memory device such as `/dev/null` or `/dev/zero`:
+ *    synchronous reads and writes. They never wait on another process, so they
+ *    cannot block the loop for long, and they skip the thread hop of an async op.
+ *  - a terminal: plain async reads and writes, one at a time (speed does not
+ *    matter there, and output keeps its order with the diagnostics on stderr).
+ *  - a pipe, a socket, or anything else: output goes through a coalescing
+ *    writer (copy, return, one large async write in flight); input is read
+ *    ahead with one async read in flight, and once more than
+ *    `threadAfterBytes` came in, a worker thread takes over with blocking reads
+ *    into a shared ring buffer that the loop drains with `Atomics.waitAsync`.
+ *
+ * Measured on 2 cores (bench/RESULTS.md): an async `Deno.stdin.read` costs
+ * ~80 us per 64 KiB pipe read, which the read-ahead hides behind the socket
+ * write; the worker removes the thread hop altogether. Read-ahead means bytes
+ * read from stdin but not yet sent are dropped when the session ends early,
+ * as with netcat's buffer.
+ *
+ * @module
+ */
+
+import type { ByteReader, ByteWriter } from "../cli/context.ts";
+
+/** What a standard stream is connected to. */
+export type StreamKind = "file" | "device" | "terminal" | "pipe" | "socket" | "unknown";
+
+/** Linux's "mem" character devices (major 1: null, zero, full, random, urandom) never block. */
+const MEM_MAJOR = 1;
+
+/**
+ * Tells what file descriptor 0, 1 or 2 is connected to. Never throws:
+ * a stream that cannot be inspected is `"unknown"`. `node:fs` (for fstat) is
+ * imported on first use: it adds ~20 ms to start-up, which runs that never
+ * touch stdin or stdout (`tcpc -z`) should not pay.
+ *
+ * @example Choose a strategy for stdout
+ * ```ts
+ * import { streamKind } from "./stdio.ts";
+ * if (await streamKind(1) === "terminal") console.log("a person is watching");
+ * ```
+ */
+export async function streamKind(fd: 0 | 1 | 2): Promise<StreamKind> {
+  const stream = fd === 0 ? Deno.stdin : fd === 1 ? Deno.stdout : Deno.stderr;
+  try {
+    if (stream.isTerminal()) return "terminal";
+    const { fstatSync } = await import("node:fs");
+    const stat = fstatSync(fd);
+    if (stat.isFile() || stat.isBlockDevice()) return "file";
+    if (stat.isFIFO()) return "pipe";
+    if (stat.isSocket()) return "socket";
+    if (stat.isCharacterDevice()) {
+      return ((Number(stat.rdev) >> 8) & 0xfff) === MEM_MAJOR ? "device" : "unknown";
+    }
+    return "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
+/** A writer whose buffered bytes can be waited for. */
+export interface FlushableWriter extends ByteWriter {
+  /**
+   * Resolves once every accepted byte reached the sink; rejects with the
+   * sink's error. Aborting `signal` stops the wait (the bytes are abandoned).
+   */
+  flush(signal?: AbortSignal): Promise<void>;
+}
+
+/** Options of {@linkcode bufferedWriter}. */
+export interface BufferedWriterOptions {
+  /** Size of each of the two buffers, bytes; also the largest single write. @default {1048576} */
+  bufferBytes?: number;
+}
+
+/**
+ * Wraps a sink so that `write` copies and returns at once while one write to
+ * the sink is in flight; bytes that arrive meanwhile are coalesced into the
+ * next, larger write. Backpressure: `write` waits when both buffers are full.
+ * A sink error is thrown by the next `write` or `flush`.
+ *
+ * @example Coalesce small writes to stdout
+ * ```ts
+ * import { bufferedWriter } from "./stdio.ts";
+ * const out = bufferedWriter({ write: (data) => Deno.stdout.write(data) });
+ * await out.write(new TextEncoder().encode("hello "));
+ * await out.write(new TextEncoder().encode("world\n"));
+ * await out.flush();
+ * ```
+ */
+export function bufferedWriter(
+  sink: ByteWriter,
+  options: BufferedWriterOptions = {},
+): FlushableWriter {
+  const size = options.bufferBytes ?? 1 << 20;
+  let fill = new Uint8Array(size);
+  let spare = new Uint8Array(size);
+  let filled = 0;
+  let inFlight: Promise<void> | null = null;
+  let failure: { error: unknown } | null = null;
+
+  const writeAll = async (data: Uint8Array) => {
+    let offset = 0;
+    while (offset < data.length) offset += await sink.write(data.subarray(offset));
+  };
+  /** Starts writing the fill buffer unless a write is in flight; chains the next one. */
+  const start = () => {
+    if (inFlight !== null || filled === 0 || failure !== null) return;
+    [fill, spare] = [spare, fill];
+    const out = spare.subarray(0, filled);
+    filled = 0;
+    inFlight = writeAll(out).then(
+      () => {
+        inFlight = null;
+        start();
+      },
+      (error) => {
+        inFlight = null;
+        failure = { error };
+      },
+    );
+  };
+
+  return {
+    async write(data) {
+      let offset = 0;
+      while (offset < data.length) {
+        if (failure !== null) throw failure.error;
+        const room = size - filled;
+        if (room === 0) {
+          await inFlight;
+          continue;
+        }
+        const count = Math.min(room, data.length - offset);
+        fill.set(data.subarray(offset, offset + count), filled);
+        filled += count;
+        offset += count;
+        start();
+      }
+      if (failure !== null) throw failure.error;
+      return data.length;
+    },
+    async flush(signal) {
+      let onAbort = () => {};
+      const aborted = new Promise<void>((resolve) => onAbort = resolve);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      try {
+        while (inFlight !== null && !signal?.aborted) await Promise.race([inFlight, aborted]);
+      } finally {
+        signal?.removeEventListener("abort", onAbort);
+      }
+      if (failure !== null) throw failure.error;
+    },
+  };
+}
+
+/** Options of {@linkcode stdoutWriter}. */
+export interface StdoutWriterOptions {
+  /** What stdout is; detected when unset. @default {undefined} */
+  kind?: StreamKind;
+  /** Buffer size for pipes and sockets, bytes. @default {1048576} */
+  bufferBytes?: number;
+}
+
+/**
+ * The fastest safe writer for this process's stdout (see the module notes).
+ * Call `flush()` before the process exits.
+ *
+ * @example Write received bytes, then flush
+ * ```ts
+ * import { stdoutWriter } from "./stdio.ts";
+ * const out = stdoutWriter();
+ * await out.write(new TextEncoder().encode("data\n"));
+ * await out.flush();
+ * ```
+ */
+export function stdoutWriter(options: StdoutWriterOptions = {}): FlushableWriter {
+  let chosen: FlushableWriter | null = null;
+  let choosing: Promise<FlushableWriter> | null = null;
+  const choose = () =>
+    choosing ??= (options.kind !== undefined ? Promise.resolve(options.kind) : streamKind(1))
+      .then((kind) => chosen = pickWriter(kind, options));
+  return {
+    write: async (data) => (chosen ?? await choose()).write(data),
+    flush: async (signal) => {
+      if (choosing !== null) await (await choosing).flush(signal);
+    },
+  };
+}
+
+function pickWriter(kind: StreamKind, options: StdoutWriterOptions): FlushableWriter {
+  if (kind === "file" || kind === "device") {
+    return {
+      write: (data) => Promise.resolve().then(() => Deno.stdout.writeSync(data)),
+      flush: () => Promise.resolve(),
+    };
+  }
+  if (kind === "terminal") {
+    return { write: (data) => Deno.stdout.write(data), flush: () => Promise.resolve() };
+  }
+  const buffered: BufferedWriterOptions = {};
+  if (options.bufferBytes !== undefined) buffered.bufferBytes = options.bufferBytes;
+  return bufferedWriter({ write: (data) => Deno.stdout.write(data) }, buffered);
+}
+
+/** How stdin is being read: chosen at the first read, "thread" after the hand-over. */
+export type ReaderMode = "undecided" | "sync" | "async" | "read-ahead" | "thread";
+
+/** A reader that can stop its helper thread. */
+export interface ClosableReader extends ByteReader {
+  /** Stops reading ahead; a worker blocked in read(2) ends with the process. */
+  close(): void;
+  /** How it reads now (for -vv logs and tests). */
+  mode(): ReaderMode;
+}
+
+/** Options of {@linkcode stdinReader}. */
+export interface StdinReaderOptions {
+  /** What stdin is; detected when unset. @default {undefined} */
+  kind?: StreamKind;
+  /**
+   * For pipes and sockets: hand reading to a worker thread after this many
+   * bytes (a worker costs ~30 ms to start, so short inputs never pay for one);
+   * `Infinity` never starts one. @default {1048576}
+   */
+  threadAfterBytes?: number;
+  /** The worker's ring buffer, bytes; a power of two. @default {1048576} */
+  ringBytes?: number;
+  /** Size of the read-ahead buffer before the worker takes over, bytes. @default {262144} */
+  readAheadBytes?: number;
+}
+
+/**
+ * The fastest reader for this process's stdin that never blocks the event
+ * loop on a pipe or a terminal (see the module notes).
+ *
+ * @example Read stdin to the end
+ * ```ts
+ * import { stdinReader } from "./stdio.ts";
+ * const input = stdinReader();
+ * const buffer = new Uint8Array(65536);
+ * let total = 0;
+ * for (let n; (n = await input.read(buffer)) !== null;) total += n;
+ * input.close();
+ * console.log(total);
+ * ```
+ */
+export function stdinReader(options: StdinReaderOptions = {}): ClosableReader {
+  let chosen: ClosableReader | null = null;
+  let choosing: Promise<ClosableReader> | null = null;
+  let closed = false;
+  const choose = () =>
+    choosing ??= (options.kind !== undefined ? Promise.resolve(options.kind) : streamKind(0))
+      .then((kind) => chosen = pickReader(kind, options));
+  return {
+    read: async (buffer) => (chosen ?? await choose()).read(buffer),
+    close: () => {
+      closed = true;
+      chosen?.close();
+      choosing?.then((reader) => closed && reader.close());
+    },
+    mode: () => chosen?.mode() ?? "undecided",
+  };
+}
+
+function pickReader(kind: StreamKind, options: StdinReaderOptions): ClosableReader {
+  if (kind === "file" || kind === "device") {
+    return {
+      read: (buffer) => Promise.resolve().then(() => Deno.stdin.readSync(buffer)),
+      close() {},
+      mode: () => "sync",
+    };
+  }
+  if (kind === "terminal") {
+    return { read: (buffer) => Deno.stdin.read(buffer), close() {}, mode: () => "async" };
+  }
+  return readAheadReader(options);
+}
+
+/** Offsets into the control block shared with the worker (Int32 slots). */
+const WRITTEN = 0; // bytes the worker put in the ring, wrapping at 2^32
+const CONSUMED = 1; // bytes the loop took out, wrapping at 2^32
+const STATE = 2; // 0 while running, then EOF or FAILED
+const SEQ = 3; // bumped on every change the loop waits for
+const GO = 4; // 0 until the loop hands stdin over, STOP to end
+const EOF = 1;
+const FAILED = 2;
+const STOP = 2;
+
+interface WorkerStart {
+  control: SharedArrayBuffer;
+  ring: SharedArrayBuffer;
+}
+
+/**
+ * The worker's body. It is sent as source text, so it must not use anything
+ * from this module: the slot numbers are literals (see the constants above).
+ */
+function stdinWorkerMain(): void {
+  const scope = globalThis as unknown as {
+    onmessage: ((event: MessageEvent<WorkerStart>) => void) | null;
+    postMessage(message: unknown): void;
+    close(): void;
+  };
+  scope.onmessage = (event) => {
+    const control = new Int32Array(event.data.control);
+    const ring = new Uint8Array(event.data.ring);
+    const mask = ring.length - 1;
+    const publish = () => {
+      Atomics.add(control, 3, 1);
+      Atomics.notify(control, 3);
+    };
+    scope.postMessage("ready");
+    // Wait until the loop has no async read in flight, so reads stay in order.
+    while (Atomics.load(control, 4) === 0) Atomics.wait(control, 4, 0);
+    let written = Atomics.load(control, 0);
+    while (Atomics.load(control, 4) === 1) {
+      const consumed = Atomics.load(control, 1);
+      const free = ring.length - ((written - consumed) | 0);
+      if (free === 0) {
+        Atomics.wait(control, 1, consumed);
+        continue;
+      }
+      const at = written & mask;
+      let n: number | null;
+      try {
+        n = Deno.stdin.readSync(ring.subarray(at, at + Math.min(free, ring.length - at)));
+      } catch (error) {
+        scope.postMessage({ name: (error as Error).name, message: (error as Error).message });
+        Atomics.store(control, 2, 2);
+        publish();
+        break;
+      }
+      if (n === null) {
+        Atomics.store(control, 2, 1);
+        publish();
+        break;
+      }
+      written = (written + n) | 0;
+      Atomics.store(control, 0, written);
+      publish();
+    }
+    scope.close();
+  };
+}
+
+const WORKER_SOURCE = `(${stdinWorkerMain.toString()})();`;
+
+function readAheadReader(options: StdinReaderOptions): ClosableReader {
+  const threadAfter = options.threadAfterBytes ?? 1 << 20;
+  const ringBytes = options.ringBytes ?? 1 << 20;
+  if (ringBytes < 4096 || (ringBytes & (ringBytes - 1)) !== 0) {
+    throw new RangeError(`invalid ringBytes ${ringBytes}: must be a power of two >= 4096`);
+  }
+  const aheadBytes = options.readAheadBytes ?? 1 << 18;
+
+  // --- phase 1: async reads, one in flight ahead of the consumer ---
+  let ahead: Uint8Array = new Uint8Array(aheadBytes);
+  let spare: Uint8Array = new Uint8Array(aheadBytes);
+  let pending: Promise<number | null> | null = null;
+  let leftover: Uint8Array = new Uint8Array(0);
+  let total = 0;
+  let ended = false;
+
+  // --- phase 2: the worker thread ---
+  let worker: Worker | null = null;
+  let workerReady = false;
+  let workerError: Promise<Error> | null = null;
+  let control: Int32Array | null = null;
+  let ring: Uint8Array | null = null;
+  let consumed = 0;
+
+  const startWorker = () => {
+    try {
+      const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: "text/javascript" }));
+      worker = new Worker(url, { type: "module" });
+      URL.revokeObjectURL(url);
+    } catch {
+      return; // no worker: keep reading ahead on the loop
+    }
+    const controlBuffer = new SharedArrayBuffer(8 * 4);
+    const ringBuffer = new SharedArrayBuffer(ringBytes);
+    control = new Int32Array(controlBuffer);
+    ring = new Uint8Array(ringBuffer);
+    workerError = new Promise<Error>((resolve) => {
+      worker!.onmessage = (event: MessageEvent<"ready" | { name: string; message: string }>) => {
+        if (event.data === "ready") workerReady = true;
+        else {
+          const error = new Error(event.data.message);
+          error.name = event.data.name;
+          resolve(error);
+        }
+      };
+    });
+    worker.postMessage({ control: controlBuffer, ring: ringBuffer } satisfies WorkerStart);
+  };
+
+  const readRing = async (buffer: Uint8Array): Promise<number | null> => {
+    const c = control!;
+    const r = ring!;
+    for (;;) {
+      const seq = Atomics.load(c, SEQ);
+      const available = (Atomics.load(c, WRITTEN) - consumed) | 0;
+      if (available > 0) {
+        const at = consumed & (r.length - 1);
+        const count = Math.min(available, buffer.length, r.length - at);
+        buffer.set(r.subarray(at, at + count));
+        consumed = (consumed + count) | 0;
+        Atomics.store(c, CONSUMED, consumed);
+        Atomics.notify(c, CONSUMED);
+        return count;
+      }
+      const state = Atomics.load(c, STATE);
+      if (state === EOF) return null;
+      if (state === FAILED) throw await workerError!;
+      const wait = Atomics.waitAsync(c, SEQ, seq);
+      if (wait.async) await wait.value;
+    }
+  };
+
+  const startRead = () => {
+    const target = ahead;
+    pending = Deno.stdin.read(target);
+  };
+
+  return {
+    async read(buffer) {
+      if (leftover.length > 0) {
+        const count = Math.min(leftover.length, buffer.length);
+        buffer.set(leftover.subarray(0, count));
+        leftover = leftover.subarray(count);
+        return count;
+      }
+      if (ended) return null;
+      if (control !== null && Atomics.load(control, GO) === 1) return await readRing(buffer);
+      if (pending === null) startRead();
+      const n = await pending;
+      if (n === null) {
+        ended = true;
+        return null;
+      }
+      total += n;
+      const got = ahead;
+      [ahead, spare] = [spare, ahead];
+      if (total > threadAfter && worker === null) startWorker();
+      if (workerReady && control !== null) {
+        // No read is in flight now: hand stdin to the worker.
+        pending = null;
+        Atomics.store(control, GO, 1);
+        Atomics.notify(control, GO);
+      } else startRead();
+      const count = Math.min(n, buffer.length);
+      buffer.set(got.subarray(0, count));
+      if (count < n) leftover = got.slice(count, n);
+      return count;
+    },
+    close() {
+      if (control !== null) {
+        Atomics.store(control, GO, STOP);
+        Atomics.notify(control, GO);
+        Atomics.notify(control, CONSUMED);
+      }
+      worker?.terminate();
+    },
+    mode: () => control !== null && Atomics.load(control, GO) === 1 ? "thread" : "read-ahead",
+  };
+}

@@ -1,0 +1,138 @@
+/**
+ * The records of `tcpc probe` and their rendering: one JSON Lines record per
+ * target, or a table for people.
+ *
+ * @module
+ */
+
+import type { ErrorRecord } from "./error_record.ts";
+import { escapeText } from "./safe_text.ts";
+
+/**
+ * What a probe found:
+ * - `open`: connected (and, with `--send`/`--expect`, sent and matched);
+ * - `closed`: refused (RST) or reset during connect;
+ * - `timeout`: no answer within `-w`;
+ * - `unreachable`: no route (ENETUNREACH, EHOSTUNREACH);
+ * - `dns-error`: the host name did not resolve;
+ * - `mismatch`: connected, but the reply did not match `--expect` in time;
+ * - `error`: anything else (e.g. no file descriptor left at all).
+ */
+export type ProbeState =
+  | "open"
+  | "closed"
+  | "timeout"
+  | "unreachable"
+  | "dns-error"
+  | "mismatch"
+  | "error";
+
+/** Every state, in the order the summary lists them. */
+export const PROBE_STATES: readonly ProbeState[] = [
+  "open",
+  "closed",
+  "timeout",
+  "unreachable",
+  "dns-error",
+  "mismatch",
+  "error",
+];
+
+/** One JSON Lines record of `tcpc probe` (schema in README). */
+export interface ProbeRecord {
+  /** The target as `host:port` (brackets for IPv6). */
+  target: string;
+  /** Host as given. */
+  host: string;
+  /** Port. */
+  port: number;
+  /** The address connected to (`ip:port`), or null when the name did not resolve. */
+  address: string | null;
+  /** What was found. */
+  state: ProbeState;
+  /** Times in ms; null when the phase did not happen. */
+  timings: {
+    /** Name resolution of the host (shared by its ports); 0 for an IP literal. */
+    resolveMs: number | null;
+    /** Connect start to connected. */
+    connectMs: number | null;
+    /** Connected to the first byte of the reply. */
+    firstByteMs: number | null;
+    /** Connect start to the end of the probe. */
+    totalMs: number;
+  };
+  /** Bytes written (`--send`). */
+  bytesSent: number;
+  /** Bytes read (`--expect`). */
+  bytesReceived: number;
+  /** The start of the reply (at most 256 bytes), escaped; null when nothing was read. */
+  reply: string | null;
+  /** What went wrong, or null. */
+  error: ErrorRecord | null;
+}
+
+/**
+ * The table header for targets up to `targetWidth` characters wide.
+ *
+ * @example
+ * ```ts
+ * import { formatProbeHeader } from "./probe_table.ts";
+ * console.log(formatProbeHeader(14)); // TARGET          STATE        CONNECT  DETAIL
+ * ```
+ */
+export function formatProbeHeader(targetWidth: number): string {
+  return `${"TARGET".padEnd(targetWidth)}  ${"STATE".padEnd(11)}  ${"CONNECT".padStart(7)}  DETAIL`;
+}
+
+function ms(value: number | null): string {
+  if (value === null) return "-";
+  return value < 10 ? `${value.toFixed(2)}ms` : `${Math.round(value)}ms`;
+}
+
+/**
+ * One table row: target, state, connect time, and the error or reply.
+ *
+ * @example
+ * ```ts
+ * import { formatProbeRow } from "./probe_table.ts";
+ * console.log(formatProbeRow({
+ *   target: "127.0.0.1:22", host: "127.0.0.1", port: 22, address: "127.0.0.1:22",
+ *   state: "open", timings: { resolveMs: 0, connectMs: 0.2, firstByteMs: null, totalMs: 0.3 },
+ *   bytesSent: 0, bytesReceived: 0, reply: null, error: null,
+ * }, 14));
+ * ```
+ */
+export function formatProbeRow(record: ProbeRecord, targetWidth: number): string {
+  const detail = record.error !== null
+    ? record.error.message
+    : record.reply !== null
+    ? `reply "${record.reply}"`
+    : "";
+  return `${escapeText(record.target).padEnd(targetWidth)}  ${record.state.padEnd(11)}  ${
+    ms(record.timings.connectMs).padStart(7)
+  }  ${detail}`.trimEnd();
+}
+
+/**
+ * The closing line: how many targets ended in each state.
+ *
+ * @example
+ * ```ts
+ * import { formatProbeSummary } from "./probe_table.ts";
+ * console.log(formatProbeSummary({ open: 2, closed: 1 }, 1234));
+ * // 3 targets in 1.2s: 2 open, 1 closed
+ * ```
+ */
+export function formatProbeSummary(
+  counts: Partial<Record<ProbeState, number>>,
+  elapsedMs: number,
+): string {
+  const total = PROBE_STATES.reduce((sum, state) => sum + (counts[state] ?? 0), 0);
+  const parts = PROBE_STATES.filter((state) => (counts[state] ?? 0) > 0).map((state) =>
+    `${counts[state]} ${state}`
+  );
+  const elapsed = elapsedMs < 1000
+    ? `${Math.round(elapsedMs)}ms`
+    : `${(elapsedMs / 1000).toFixed(1)}s`;
+  return `${total} target${total === 1 ? "" : "s"} in ${elapsed}: ${parts.join(", ") || "none"}`;
+}

@@ -1,0 +1,218 @@
+/**
+ * Malformed invocations of every subcommand, run through the real CLI: each
+ * exits 2 with one line on stderr that names the bad value, prints no stack
+ * trace (even with RUST_BACKTRACE=1), writes nothing on stdout, and opens no
+ * socket. The last is checked two ways: the runs point at a listener of ours
+ * that must see no connection, and the sandbox allows the network only to
+ * that listener, so a connect anywhere else would end in exit 5, not 2.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { cleanStderr, REPO } from "./peers/cli.ts";
+
+/** One malformed invocation and the text its message must contain. */
+interface Row {
+  /** The arguments after `main.ts`; `PORT` is replaced by our listener's port. */
+  argv: string[];
+  /** The bad value (or flag), as the message must quote or name it. */
+  names: string;
+}
+
+const H = "127.0.0.1";
+const P = "PORT";
+const LONG_HOST = "a".repeat(300);
+
+const CONNECT_ROWS: Row[] = [
+  { argv: [H, "0"], names: `"0"` },
+  { argv: [H, "65536"], names: `"65536"` },
+  { argv: [H, "-1"], names: "-1" },
+  { argv: [H, "abc"], names: `"abc"` },
+  { argv: [H, "99999999"], names: `"99999999"` },
+  { argv: [H, "8a"], names: `"8a"` },
+  { argv: [H, " 80"], names: `" 80"` },
+  { argv: ["a b", P], names: `"a b"` },
+  { argv: ["", P], names: `""` },
+  { argv: [LONG_HOST, P], names: LONG_HOST },
+  { argv: ["256.1.1.1", P], names: `"256.1.1.1"` },
+  { argv: ["1.2.3", P], names: `"1.2.3"` },
+  { argv: ["[::1", P], names: `"[::1"` },
+  { argv: ["::g", P], names: `"::g"` },
+  { argv: ["host_with!bang", P], names: `"host_with!bang"` },
+  { argv: [H, P, "-w", "-1s"], names: `"-1s"` },
+  { argv: [H, P, "--connect-timeout=-1s"], names: `"-1s"` },
+  { argv: [H, P, "-t", "1x"], names: `"1x"` },
+  { argv: [H, P, "-i", "NaN"], names: `"NaN"` },
+  { argv: [H, P, "--deadline", ""], names: `""` },
+  { argv: [H, P, "--first-byte-timeout", "1e3"], names: `"1e3"` },
+  { argv: [H, P, "-q", "30d"], names: `"30d"` },
+  { argv: [H, P, "-w", "99999999999"], names: `"99999999999"` },
+  { argv: [H, P, "-w", "Infinity"], names: `"Infinity"` },
+  { argv: [H, P, "-w"], names: "-w" },
+  { argv: [H, P, "-d", "x", "-f", "/etc/hostname"], names: "--data and --file" },
+  { argv: [H, P, "-z", "-d", "x"], names: "--data and --zero-io" },
+  { argv: [H, P, "-4", "-6"], names: "-4 and -6" },
+  { argv: [H, P, "-d", "\\q"], names: "\\q" },
+  { argv: [H, P, "-d", "\\x4"], names: "\\x4" },
+  { argv: [H, P, "-d", "abc\\"], names: "abc\\" },
+  { argv: [H, P, "-f", "/nonexistent/tcpc-input"], names: `"/nonexistent/tcpc-input"` },
+  { argv: [H, P, "-f", ""], names: `""` },
+  { argv: [H, P, "-f", "/"], names: `"/"` },
+  { argv: [H, P, "--max-bytes", "0"], names: `"0"` },
+  { argv: [H, P, "--max-bytes", "-5"], names: `"-5"` },
+  { argv: [H, P, "--max-bytes", "1.5"], names: `"1.5"` },
+  { argv: [H, P, "--bogus"], names: "--bogus" },
+  { argv: [H, P, "--json=yes"], names: "--json" },
+  { argv: [H, P, "extra"], names: `"extra"` },
+  { argv: [H], names: "PORT" },
+  { argv: ["connect", H, "0"], names: `"0"` },
+  { argv: ["connect", H, P, "-t", "-"], names: `"-"` },
+];
+
+const SERVE_ROWS: Row[] = [
+  { argv: ["serve", "70000"], names: `"70000"` },
+  { argv: ["serve", H, "abc"], names: `"abc"` },
+  { argv: ["serve", "a b", "8080"], names: `"a b"` },
+  { argv: ["serve", "--mode", "bogus", "0"], names: `"bogus"` },
+  { argv: ["serve", "1", "2", "3"], names: "PORT" },
+  { argv: ["serve", "0", "--bogus"], names: "--bogus" },
+];
+
+const KERNEL_ROWS: Row[] = [
+  { argv: ["kernel", "extra"], names: `"extra"` },
+  { argv: ["kernel", "--bogus"], names: "--bogus" },
+  { argv: ["kernel", "--json=1"], names: "--json" },
+  { argv: ["kernel", "--root", ""], names: `""` },
+];
+
+const DEMO_ROWS: Row[] = [
+  { argv: ["demo", "--bogus"], names: "--bogus" },
+  { argv: ["demo", "extra"], names: `"extra"` },
+];
+
+const ECHO_ROWS: Row[] = [
+  { argv: ["echo", H, "0"], names: `"0"` },
+  { argv: ["echo", "a b", P], names: `"a b"` },
+  { argv: ["echo", H, P, "-c", "0"], names: `"0"` },
+  { argv: ["echo", H, P, "--size", "abc"], names: `"abc"` },
+  { argv: ["echo", H, P, "-m", "x", "--size", "5"], names: "--message and --size" },
+  { argv: ["echo", H, P, "--duration", "0"], names: `"0"` },
+  { argv: ["echo", H, P, "-t", "0"], names: `"0"` },
+  { argv: ["echo", H, P, "--expect", ""], names: `""` },
+  { argv: ["echo", H, P, "-m", "\\z"], names: "\\z" },
+  { argv: ["echo", H, P, "-n", "5", "--duration", "1s"], names: "--count and --duration" },
+  { argv: ["echo", H, P, "--pipeline", "-2"], names: `"-2"` },
+];
+
+const PROBE_ROWS: Row[] = [
+  { argv: ["probe", "127.0.0.1:10-1"], names: `"10-1"` },
+  { argv: ["probe", "127.0.0.1:0"], names: `"0"` },
+  { argv: ["probe", "127.0.0.1:65536"], names: `"65536"` },
+  { argv: ["probe", "127.0.0.1"], names: `"127.0.0.1"` },
+  { argv: ["probe", "::1:80"], names: `"::1:80"` },
+  { argv: ["probe", "a b:80"], names: `"a b"` },
+  { argv: ["probe", "127.0.0.1:1-2,x"], names: `"x"` },
+  { argv: ["probe", `${H}:PORT`, "-c", "0"], names: `"0"` },
+  { argv: ["probe", `${H}:PORT`, "-w", "1x"], names: `"1x"` },
+  { argv: ["probe", `${H}:PORT`, "--send", "\\xZZ"], names: "\\xZZ" },
+  { argv: ["probe", `${H}:PORT`, "--expect-re", "("], names: `"("` },
+  { argv: ["probe", "-f", "/nonexistent/tcpc-targets"], names: `"/nonexistent/tcpc-targets"` },
+];
+
+const PING_ROWS: Row[] = [
+  { argv: ["ping", H, "0"], names: `"0"` },
+  { argv: ["ping", "", P], names: `""` },
+  { argv: ["ping", H, P, "-n", "-1"], names: `"-1"` },
+  { argv: ["ping", H, P, "-n", "abc"], names: `"abc"` },
+  { argv: ["ping", H, P, "-i", "NaN"], names: `"NaN"` },
+  { argv: ["ping", H, P, "-w", "-1s"], names: `"-1s"` },
+  { argv: ["ping", H, P, "-4", "-6"], names: "-4 and -6" },
+];
+
+const exists = (path: string) => {
+  try {
+    Deno.statSync(new URL(path, import.meta.url));
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+const ROWS: Row[] = [
+  ...CONNECT_ROWS,
+  ...SERVE_ROWS,
+  ...KERNEL_ROWS,
+  ...DEMO_ROWS,
+  ...(exists("../lib/cli/echo.ts") ? ECHO_ROWS : []),
+  ...(exists("../lib/cli/probe.ts") ? PROBE_ROWS : []),
+  ...(exists("../lib/cli/ping.ts") ? PING_ROWS : []),
+];
+
+interface Outcome {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function run(argv: string[], port: number): Promise<Outcome> {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      `--allow-net=127.0.0.1:${port}`,
+      "--allow-read",
+      "--allow-run=sysctl",
+      "--no-prompt",
+      "main.ts",
+      ...argv.map((arg) => arg.replace(P, String(port))),
+    ],
+    cwd: REPO,
+    env: { RUST_BACKTRACE: "1", NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return { code, stdout: decoder.decode(stdout), stderr: cleanStderr(decoder.decode(stderr)) };
+}
+
+Deno.test(`tcpc rejects ${ROWS.length} malformed invocations with exit 2 and one line`, async () => {
+  assert.ok(ROWS.length >= 40, `at least 40 rows, got ${ROWS.length}`);
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  let connections = 0;
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      connections++;
+      conn.close();
+    }
+  })().catch(() => {});
+  const failures: string[] = [];
+  try {
+    // Three at a time: the machine has two cores shared with other work.
+    const queue = [...ROWS];
+    const worker = async () => {
+      for (let row = queue.shift(); row !== undefined; row = queue.shift()) {
+        const { code, stdout, stderr } = await run(row.argv, port);
+        const shown = JSON.stringify(
+          row.argv.map((a) => a.length > 40 ? `${a.slice(0, 8)}...` : a),
+        );
+        const lines = stderr.split("\n").filter((line) => line !== "");
+        const line = lines[0] ?? "";
+        if (code !== 2) failures.push(`${shown}: exit ${code} (${stderr.trim()})`);
+        else if (lines.length !== 1) failures.push(`${shown}: ${lines.length} lines: ${stderr}`);
+        else if (!line.startsWith("tcpc")) failures.push(`${shown}: odd line ${line}`);
+        else if (!line.includes(row.names)) failures.push(`${shown}: "${line}" lacks ${row.names}`);
+        else if (/Stack backtrace|Uncaught|\s+at .+:\d+:\d+/.test(stderr)) {
+          failures.push(`${shown}: stack trace: ${stderr}`);
+        } else if (stdout !== "") failures.push(`${shown}: stdout ${JSON.stringify(stdout)}`);
+      }
+    };
+    await Promise.all([worker(), worker(), worker()]);
+  } finally {
+    listener.close();
+    await accepting;
+  }
+  assert.deepEqual(failures, []);
+  assert.equal(connections, 0, "no malformed invocation may open a connection");
+});

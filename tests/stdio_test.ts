@@ -1,0 +1,195 @@
+import assert from "node:assert/strict";
+import { bufferedWriter } from "../lib/net/stdio.ts";
+import { startBuiltin } from "./peers/servers.ts";
+import { runCli } from "./peers/cli.ts";
+
+const STDIO = new URL("../lib/net/stdio.ts", import.meta.url).href;
+
+/** A sink whose writes finish only when the test says so. */
+function manualSink() {
+  const writes: Uint8Array[] = [];
+  const pending: { resolve: (n: number) => void; reject: (e: unknown) => void }[] = [];
+  return {
+    writes,
+    pending,
+    sink: {
+      write(data: Uint8Array): Promise<number> {
+        writes.push(data.slice());
+        return new Promise<number>((resolve, reject) =>
+          pending.push({ resolve: () => resolve(data.length), reject })
+        );
+      },
+    },
+    /** Finishes the oldest write. */
+    finish() {
+      pending.shift()!.resolve(0);
+    },
+  };
+}
+
+const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
+const bytes = (...values: number[]) => new Uint8Array(values);
+
+Deno.test("bufferedWriter() writes at once, then coalesces what arrives during the write", async () => {
+  const m = manualSink();
+  const out = bufferedWriter(m.sink, { bufferBytes: 16 });
+  assert.equal(await out.write(bytes(1, 2)), 2);
+  assert.deepEqual(m.writes, [bytes(1, 2)]);
+  assert.equal(await out.write(bytes(3)), 1);
+  assert.equal(await out.write(bytes(4, 5)), 2);
+  assert.equal(m.writes.length, 1, "one write in flight at a time");
+  m.finish();
+  await tick();
+  assert.deepEqual(m.writes, [bytes(1, 2), bytes(3, 4, 5)]);
+  m.finish();
+  await out.flush();
+  assert.equal(m.pending.length, 0);
+});
+
+Deno.test("bufferedWriter() makes write() wait while both buffers are full", async () => {
+  const m = manualSink();
+  const out = bufferedWriter(m.sink, { bufferBytes: 4 });
+  await out.write(bytes(1, 2, 3, 4)); // in flight
+  await out.write(bytes(5, 6, 7, 8)); // fills the other buffer
+  let done = false;
+  const third = out.write(bytes(9)).then(() => done = true);
+  await tick();
+  assert.equal(done, false, "no room: write() waits for the sink");
+  m.finish();
+  await third;
+  assert.equal(done, true);
+  m.finish();
+  await tick();
+  m.finish();
+  await out.flush();
+  assert.deepEqual(m.writes, [bytes(1, 2, 3, 4), bytes(5, 6, 7, 8), bytes(9)]);
+});
+
+Deno.test("bufferedWriter() throws the sink's error from the next write and from flush", async () => {
+  const m = manualSink();
+  const out = bufferedWriter(m.sink, { bufferBytes: 8 });
+  await out.write(bytes(1));
+  m.pending.shift()!.reject(new Deno.errors.BrokenPipe("gone"));
+  await tick();
+  await assert.rejects(out.write(bytes(2)), Deno.errors.BrokenPipe);
+  await assert.rejects(out.flush(), Deno.errors.BrokenPipe);
+});
+
+Deno.test("bufferedWriter() flush() gives up when its signal aborts", async () => {
+  const m = manualSink();
+  const out = bufferedWriter(m.sink, { bufferBytes: 8 });
+  await out.write(bytes(1));
+  const controller = new AbortController();
+  const flushed = out.flush(controller.signal);
+  controller.abort();
+  await flushed; // returns although the sink never finished
+  m.finish();
+});
+
+/**
+ * Runs `code` (with `stdio` imported) as a script inside a shell command line
+ * where DENO stands for the script; returns its stdout, or its stderr when
+ * stdout is redirected by the command line.
+ */
+async function evalIn(shell: string, code: string, from: "stdout" | "stderr" = "stdout") {
+  const path = await Deno.makeTempFile({ suffix: ".ts" });
+  try {
+    await Deno.writeTextFile(path, `import * as stdio from "${STDIO}";\n${code}`);
+    const out = await new Deno.Command("sh", {
+      args: ["-c", shell.replace("DENO", `"${Deno.execPath()}" run -A "${path}"`)],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const err = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 0, err);
+    return new TextDecoder().decode(from === "stdout" ? out.stdout : out.stderr).trim();
+  } finally {
+    await Deno.remove(path);
+  }
+}
+
+Deno.test("streamKind() tells a pipe, a file and /dev/null apart", async () => {
+  const code = `const k = [await stdio.streamKind(0), await stdio.streamKind(1)];
+    Deno.stderr.writeSync(new TextEncoder().encode(k.join(" ")));`;
+  const file = await Deno.makeTempFile();
+  try {
+    assert.equal(await evalIn(`echo hi | DENO | cat`, code, "stderr"), "pipe pipe");
+    assert.equal(await evalIn(`DENO < "${file}" > "${file}"`, code, "stderr"), "file file");
+    assert.equal(await evalIn(`DENO < /dev/null > /dev/null`, code, "stderr"), "device device");
+  } finally {
+    await Deno.remove(file);
+  }
+});
+
+const SUM = `
+  const input = stdio.stdinReader({ threadAfterBytes: 100_000, ringBytes: 4096 });
+  const buffer = new Uint8Array(7000);
+  const parts = [];
+  for (let n; (n = await input.read(buffer)) !== null;) parts.push(buffer.slice(0, n));
+  const mode = input.mode();
+  input.close();
+  const all = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+  let at = 0;
+  for (const p of parts) { all.set(p, at); at += p.length; }
+  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", all));
+  console.log(mode, all.length, Array.from(hash, (b) => b.toString(16).padStart(2, "0")).join(""));
+  Deno.exit(0);`;
+
+async function sha256(data: Uint8Array<ArrayBuffer>): Promise<string> {
+  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", data));
+  return Array.from(hash, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+Deno.test("stdinReader() reads a pipe in order, across the hand-over to its worker thread", async () => {
+  const data = new Uint8Array(3_000_000);
+  for (let i = 0; i < data.length; i++) data[i] = (i * 2654435761) >>> 24;
+  const file = await Deno.makeTempFile();
+  try {
+    await Deno.writeFile(file, data);
+    // A pipe; the pause lets the worker start before the rest arrives, and the
+    // small ring then wraps hundreds of times.
+    const piped = `(head -c 200000 "${file}"; sleep 0.5; tail -c +200001 "${file}") | DENO`;
+    assert.equal(
+      await evalIn(piped, SUM),
+      `thread ${data.length} ${await sha256(data)}`,
+    );
+    // A regular file takes the synchronous path.
+    assert.equal(
+      await evalIn(`DENO < "${file}"`, SUM),
+      `sync ${data.length} ${await sha256(data)}`,
+    );
+  } finally {
+    await Deno.remove(file);
+  }
+});
+
+Deno.test("stdinReader() keeps timers running while a pipe has no data", async () => {
+  // Enough input to start the worker, more to hand over to it (between two
+  // reads), then an open pipe with nothing in it.
+  const code = `
+    const input = stdio.stdinReader({ threadAfterBytes: 1000, ringBytes: 4096 });
+    const buffer = new Uint8Array(4096);
+    let total = 0;
+    const reading = (async () => { for (let n; (n = await input.read(buffer)) !== null;) total += n; })();
+    const started = performance.now();
+    while (total < 40000) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 200));
+    console.log(input.mode(), total, performance.now() - started < 5000 ? "timer ran" : "late");
+    Deno.exit(0);`;
+  const out = await evalIn(
+    `(head -c 20000 /dev/zero; sleep 0.5; head -c 20000 /dev/zero; exec sleep 2) | DENO`,
+    code,
+  );
+  assert.equal(out, "thread 40000 timer ran");
+});
+
+Deno.test("tcpc sends a large piped stdin and writes the whole echo to a piped stdout", async () => {
+  await using server = await startBuiltin("echo");
+  const data = new Uint8Array(4 * 1024 * 1024);
+  for (let i = 0; i < data.length; i++) data[i] = (i * 40503) >>> 8;
+  const result = await runCli(["127.0.0.1", String(server.port), "-w", "5s"], { stdin: data });
+  assert.equal(result.code, 0, result.err);
+  assert.equal(result.stdout.length, data.length);
+  assert.equal(await sha256(result.stdout.slice()), await sha256(data));
+});
