@@ -182,3 +182,20 @@ export function intFlag(
   }
   return value;
 }
+
+/**
+ * The address family asked for with `-4` (flag `ipv4`) or `-6` (flag `ipv6`);
+ * both at once is a {@linkcode UsageError}.
+ *
+ * @example
+ * ```ts
+ * import { familyFlag } from "./args.ts";
+ * console.log(familyFlag({ values: { ipv6: true }, positionals: [] })); // 6
+ * ```
+ */
+export function familyFlag(args: ParsedArgs): 4 | 6 | undefined {
+  const v4 = boolFlag(args, "ipv4");
+  const v6 = boolFlag(args, "ipv6");
+  if (v4 && v6) throw new UsageError("conflicting flags -4 and -6: give only one");
+  return v4 ? 4 : v6 ? 6 : undefined;
+}

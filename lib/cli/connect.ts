@@ -19,6 +19,7 @@ import {
   boolFlag,
   countFlag,
   durationFlag,
+  familyFlag,
   intFlag,
   parseCommandLine,
   type ParsedArgs,
@@ -26,7 +27,7 @@ import {
 } from "./args.ts";
 import { formatDuration } from "./duration.ts";
 import { parseEscapes } from "./escape.ts";
-import { parseHost, parsePort } from "./target.ts";
+import { parseHostPort } from "./target.ts";
 import { deadlineSignal } from "../net/deadline.ts";
 
 /** Usage text of `tcpc connect`. */
@@ -147,13 +148,8 @@ export function planConnect(argv: string[]): ConnectPlan {
 }
 
 function planFromArgs(args: ParsedArgs): ConnectPlan {
-  const [hostText, portText, ...extra] = args.positionals;
-  if (hostText === undefined || portText === undefined) {
-    throw new UsageError("connect: missing HOST and PORT (see tcpc --help)");
-  }
-  if (extra.length > 0) throw new UsageError(`connect: unexpected argument "${extra[0]}"`);
-  const host = parseHost(hostText);
-  const port = parsePort(portText);
+  const { host, port } = parseHostPort(args.positionals, "connect");
+  const family = familyFlag(args);
   const data = stringFlag(args, "data");
   const file = stringFlag(args, "file");
   const zero = boolFlag(args, "zero-io");
@@ -165,9 +161,6 @@ function planFromArgs(args: ParsedArgs): ConnectPlan {
     .filter(Boolean);
   if (given.length > 1) {
     throw new UsageError(`conflicting flags ${given.join(" and ")}: give only one`);
-  }
-  if (boolFlag(args, "ipv4") && boolFlag(args, "ipv6")) {
-    throw new UsageError("conflicting flags -4 and -6: give only one");
   }
   if (file === "") throw new UsageError(`invalid --file "": empty path`);
   const plan: ConnectPlan = {
@@ -195,8 +188,7 @@ function planFromArgs(args: ParsedArgs): ConnectPlan {
   setIf(plan, "quitAfterEofMs", durationFlag(args, "quit-after-eof"));
   setIf(plan, "maxBytes", intFlag(args, "max-bytes", { min: 1 }));
   if (plan.json && plan.maxBytes === undefined) plan.maxBytes = 1024 * 1024;
-  if (boolFlag(args, "ipv4")) plan.family = 4;
-  if (boolFlag(args, "ipv6")) plan.family = 6;
+  setIf(plan, "family", family);
   return plan;
 }
 

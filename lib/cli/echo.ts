@@ -24,6 +24,7 @@ import {
   boolFlag,
   countFlag,
   durationFlag,
+  familyFlag,
   intFlag,
   parseCommandLine,
   type ParsedArgs,
@@ -33,7 +34,7 @@ import {
 import type { CommandContext } from "./context.ts";
 import { formatDuration } from "./duration.ts";
 import { parseEscapes } from "./escape.ts";
-import { parseHost, parsePort } from "./target.ts";
+import { parseHostPort } from "./target.ts";
 
 /** Usage text of `tcpc echo`. */
 export const ECHO_HELP = `Usage: tcpc echo HOST PORT [options]
@@ -162,13 +163,7 @@ export function planEcho(argv: string[]): EchoPlan {
 }
 
 function planFromArgs(args: ParsedArgs): EchoPlan {
-  const [hostText, portText, ...extra] = args.positionals;
-  if (hostText === undefined || portText === undefined) {
-    throw new UsageError("echo: missing HOST and PORT (see tcpc echo --help)");
-  }
-  if (extra.length > 0) throw new UsageError(`echo: unexpected argument "${extra[0]}"`);
-  const host = parseHost(hostText);
-  const port = parsePort(portText);
+  const { host, port } = parseHostPort(args.positionals, "echo");
   const texts = stringsFlag(args, "message");
   const size = intFlag(args, "size", { min: 1, max: MAX_SIZE });
   if (texts.length > 0 && size !== undefined) {
@@ -180,9 +175,7 @@ function planFromArgs(args: ParsedArgs): EchoPlan {
     throw new UsageError("conflicting flags --count and --duration: give only one");
   }
   if (durationMs === 0) throw new UsageError(`invalid --duration "0": must be more than 0`);
-  if (boolFlag(args, "ipv4") && boolFlag(args, "ipv6")) {
-    throw new UsageError("conflicting flags -4 and -6: give only one");
-  }
+  const family = familyFlag(args);
   const count = durationMs !== undefined ? Infinity : countGiven;
   let messages: Uint8Array[];
   if (size !== undefined) messages = randomPayloads(size, count ?? 1);
@@ -220,8 +213,7 @@ function planFromArgs(args: ParsedArgs): EchoPlan {
   setIf(plan, "durationMs", durationMs);
   setIf(plan, "connectTimeoutMs", durationFlag(args, "connect-timeout"));
   setIf(plan, "deadlineMs", durationFlag(args, "deadline"));
-  if (boolFlag(args, "ipv4")) plan.family = 4;
-  if (boolFlag(args, "ipv6")) plan.family = 6;
+  if (family !== undefined) plan.family = family;
   return plan;
 }
 

@@ -9,13 +9,21 @@
 import { errorKind, EXIT_CODES, UsageError } from "../errors.ts";
 import { log } from "../log.ts";
 import { joinHostPort, resolve } from "../net/dial.ts";
-import { type CloseResult, Mux } from "../net/mux.ts";
+import { Mux } from "../net/mux.ts";
 import { type ErrorRecord, errorRecord } from "../report/error_record.ts";
+import { failedConnectState, type ProbeState } from "../report/probe_table.ts";
 import { formatPingStats, type PingStats, pingStats } from "../report/ping_stats.ts";
 import type { CommandContext } from "./context.ts";
-import { boolFlag, countFlag, durationFlag, intFlag, parseCommandLine } from "./args.ts";
+import {
+  boolFlag,
+  countFlag,
+  durationFlag,
+  familyFlag,
+  intFlag,
+  parseCommandLine,
+} from "./args.ts";
 import { formatDuration } from "./duration.ts";
-import { parseHost, parsePort } from "./target.ts";
+import { parseHostPort } from "./target.ts";
 
 /** Usage text of `tcpc ping`. */
 export const PING_HELP = `Usage: tcpc ping HOST PORT [options]
@@ -74,7 +82,7 @@ export interface PingAttemptRecord {
   /** The address connected to, `ip:port`. */
   address: string;
   /** `open`, or the failure: `closed`, `timeout`, `unreachable`, `error`. */
-  state: "open" | "closed" | "timeout" | "unreachable" | "error";
+  state: ProbeState;
   /** Connect time, ms; null when it failed. */
   connectMs: number | null;
   /** Time the attempt took, ms. */
@@ -102,41 +110,20 @@ export interface PingSummaryRecord extends PingStats {
  */
 export function planPing(argv: string[]): PingPlan {
   const args = parseCommandLine(argv, { options: PING_FLAGS, command: "tcpc ping" });
-  const [hostText, portText, ...extra] = args.positionals;
-  if (hostText === undefined || portText === undefined) {
-    throw new UsageError("ping: missing HOST and PORT (see tcpc ping --help)");
-  }
-  if (extra.length > 0) throw new UsageError(`ping: unexpected argument "${extra[0]}"`);
-  if (boolFlag(args, "ipv4") && boolFlag(args, "ipv6")) {
-    throw new UsageError("conflicting flags -4 and -6: give only one");
-  }
+  const { host, port } = parseHostPort(args.positionals, "ping");
+  const family = familyFlag(args);
   const timeoutMs = durationFlag(args, "connect-timeout") ?? 2000;
   if (timeoutMs <= 0) throw new UsageError("invalid --connect-timeout: must be above 0");
   return {
-    host: parseHost(hostText),
-    port: parsePort(portText),
+    host,
+    port,
     count: intFlag(args, "count", { min: 0, max: 1_000_000_000 }) ?? 4,
     intervalMs: durationFlag(args, "interval") ?? 1000,
     timeoutMs,
-    family: boolFlag(args, "ipv4") ? 4 : boolFlag(args, "ipv6") ? 6 : undefined,
+    family,
     json: boolFlag(args, "json"),
     verbosity: countFlag(args, "verbose"),
   };
-}
-
-function stateOf(result: CloseResult): PingAttemptRecord["state"] {
-  if (result.connected) return "open";
-  switch (errorRecord(result.error).kind) {
-    case "refused":
-    case "reset":
-      return "closed";
-    case "timeout":
-      return "timeout";
-    case "unreachable":
-      return "unreachable";
-    default:
-      return "error";
-  }
 }
 
 /**
@@ -183,7 +170,9 @@ export async function runPing(argv: string[], ctx: CommandContext): Promise<numb
       onOpen: (conn) => conn.close(),
       onClose: (conn, result) => {
         if (result.reason === "aborted") return;
-        const state = stateOf(result);
+        const state = result.connected
+          ? "open"
+          : failedConnectState(errorRecord(result.error).kind);
         if (errorKind(result.error) === "denied") denied ??= result.error;
         times.push(result.connected ? result.connectMs : null);
         const record: PingAttemptRecord = {

@@ -13,6 +13,7 @@ import { readFdLimit } from "../net/fd_limit.ts";
 import { type CloseResult, MAX_CONNECTS_IN_FLIGHT, Mux, type MuxConn } from "../net/mux.ts";
 import { errorRecord } from "../report/error_record.ts";
 import {
+  failedConnectState,
   formatProbeHeader,
   formatProbeRow,
   formatProbeSummary,
@@ -209,22 +210,6 @@ function matches(plan: ProbePlan, reply: Uint8Array): boolean {
   return expect.re.test(decoder.decode(reply));
 }
 
-function stateOf(kind: string): ProbeState {
-  switch (kind) {
-    case "refused":
-    case "reset":
-      return "closed";
-    case "timeout":
-      return "timeout";
-    case "unreachable":
-      return "unreachable";
-    case "dns":
-      return "dns-error";
-    default:
-      return "error";
-  }
-}
-
 /** Resolves each distinct host once (IP literals cost nothing), a few at a time. */
 async function resolveHosts(
   plan: ProbePlan,
@@ -358,7 +343,7 @@ async function probe(plan: ProbePlan, ctx: CommandContext): Promise<number> {
     if (result.reason === "aborted") return;
     if (!result.connected) {
       failure = error;
-      state = stateOf(errorRecord(error).kind);
+      state = failedConnectState(errorRecord(error).kind);
       if (errorKind(error) === "denied") denied ??= error;
     } else if (checks && !t.matched) {
       state = "mismatch";

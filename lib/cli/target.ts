@@ -142,3 +142,26 @@ export function parseTarget(text: string): TargetSpec {
   }
   return { host, ports };
 }
+
+/**
+ * Takes exactly `HOST PORT` from a command's positional arguments and validates
+ * both; `command` names the command in messages.
+ *
+ * @example
+ * ```ts
+ * import { parseHostPort } from "./target.ts";
+ * console.log(parseHostPort(["::1", "80"], "echo")); // { host: "::1", port: 80 }
+ * ```
+ */
+export function parseHostPort(
+  positionals: string[],
+  command: string,
+): { host: string; port: number } {
+  const [hostText, portText, ...extra] = positionals;
+  if (hostText === undefined || portText === undefined) {
+    const help = command === "connect" ? "tcpc --help" : `tcpc ${command} --help`;
+    throw new UsageError(`${command}: missing HOST and PORT (see ${help})`);
+  }
+  if (extra.length > 0) throw new UsageError(`${command}: unexpected argument "${extra[0]}"`);
+  return { host: parseHost(hostText), port: parsePort(portText) };
+}

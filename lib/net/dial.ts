@@ -7,7 +7,8 @@
  */
 
 import { lookup } from "node:dns/promises";
-import { errorKind, Interrupted, NetError } from "../errors.ts";
+import { Interrupted, NetError } from "../errors.ts";
+import { classifyNetError } from "./net_errors.ts";
 import { hostKind } from "../cli/target.ts";
 import { formatDuration } from "../cli/duration.ts";
 import { readConnectLimit } from "../kernel/read.ts";
@@ -152,36 +153,13 @@ function classify(err: unknown, ctx: ClassifyContext): unknown {
       cause: err,
     });
   }
-  if (err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied) {
-    return new NetError(
-      "denied",
-      `denied by the permission sandbox: run with --allow-net=${address} (or -P)`,
-      { op, address, cause: err },
-    );
-  }
-  if (err instanceof Deno.errors.TimedOut) {
-    const detail = ctx.synRetries === undefined
-      ? "the kernel gave up (ETIMEDOUT)"
-      : `the kernel gave up after ${ctx.synRetries} SYN retries (about ${
-        formatDuration(ctx.kernelMs ?? 0)
-      }, tcp_syn_retries)`;
+  if (err instanceof Deno.errors.TimedOut && ctx.synRetries !== undefined) {
+    const detail = `the kernel gave up after ${ctx.synRetries} SYN retries (about ${
+      formatDuration(ctx.kernelMs ?? 0)
+    }, tcp_syn_retries)`;
     return new NetError("timeout", detail, { op, address, timer: "kernel", cause: err });
   }
-  const kind = errorKind(err);
-  const detail: Record<string, string> = {
-    refused: "connection refused",
-    reset: "connection reset by peer",
-    unreachable: "network or host unreachable",
-  };
-  if (err instanceof Error && /failed to lookup address/.test(err.message)) {
-    return new NetError("dns", "name resolution failed (no such host)", {
-      op,
-      address,
-      cause: err,
-    });
-  }
-  const message = detail[kind] ?? (err instanceof Error ? err.message : String(err));
-  return new NetError(kind === "timeout" ? "io" : kind, message, { op, address, cause: err });
+  return classifyNetError(err, op, address);
 }
 
 /**

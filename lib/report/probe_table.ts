@@ -27,6 +27,32 @@ export type ProbeState =
   | "mismatch"
   | "error";
 
+/**
+ * The state of a connect that failed with an error of `kind` (see
+ * lib/errors.ts): what `probe` and `ping` report for it.
+ *
+ * @example
+ * ```ts
+ * import { failedConnectState } from "./probe_table.ts";
+ * console.log(failedConnectState("refused")); // closed
+ * ```
+ */
+export function failedConnectState(kind: string): ProbeState {
+  switch (kind) {
+    case "refused":
+    case "reset":
+      return "closed";
+    case "timeout":
+      return "timeout";
+    case "unreachable":
+      return "unreachable";
+    case "dns":
+      return "dns-error";
+    default:
+      return "error";
+  }
+}
+
 /** Every state, in the order the summary lists them. */
 export const PROBE_STATES: readonly ProbeState[] = [
   "open",
