@@ -332,8 +332,8 @@ async function connect(plan: ConnectPlan, file: Deno.FsFile | null, ctx: Command
     record.addresses = dialed.addresses;
     record.remote = dialed.remoteAddress;
     record.local = dialed.localAddress;
-    record.timings.resolveMs = dialed.resolveMs;
-    record.timings.connectMs = dialed.connectMs;
+    record.timings.resolveMs = toMicros(dialed.resolveMs);
+    record.timings.connectMs = toMicros(dialed.connectMs);
     logger.info(
       `connected to ${dialed.remoteAddress} from ${dialed.localAddress} in ${
         formatDuration(dialed.connectMs)
@@ -344,7 +344,7 @@ async function connect(plan: ConnectPlan, file: Deno.FsFile | null, ctx: Command
       : await runSession(dialed.conn, sessionOptions(plan, file, ctx, deadline.signal, chunks));
     record.bytesSent = result.bytesSent;
     record.bytesReceived = result.bytesReceived;
-    record.timings.firstByteMs = result.firstByteMs;
+    record.timings.firstByteMs = result.firstByteMs === null ? null : toMicros(result.firstByteMs);
     record.close = result.close;
     failure = result.error;
     logger.info(
@@ -356,7 +356,7 @@ async function connect(plan: ConnectPlan, file: Deno.FsFile | null, ctx: Command
     if (dialed === undefined) failure = err;
     else throw err;
   }
-  record.timings.totalMs = performance.now() - started;
+  record.timings.totalMs = toMicros(performance.now() - started);
   if (failure !== null) record.error = errorRecord(failure);
   if (plan.json) {
     record.data = dataField(chunks, record.bytesReceived);
@@ -364,6 +364,11 @@ async function connect(plan: ConnectPlan, file: Deno.FsFile | null, ctx: Command
   }
   if (failure !== null) throw failure;
   return 0;
+}
+
+/** Milliseconds rounded to microseconds, as every JSON timing is. */
+function toMicros(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
 }
 
 function zeroIo(conn: Deno.TcpConn): SessionResult {
