@@ -30,7 +30,15 @@ import { parseEscapes } from "./escape.ts";
 import { parseHostPort } from "./target.ts";
 import { deadlineSignal } from "../net/deadline.ts";
 
-/** Usage text of `tcpc connect`. */
+/**
+ * Usage text of `tcpc connect`.
+ *
+ * @example Print it
+ * ```ts
+ * import { CONNECT_HELP } from "./connect.ts";
+ * console.log(CONNECT_HELP.split("\n")[0]);
+ * ```
+ */
 export const CONNECT_HELP = `Usage: tcpc HOST PORT [options]
        tcpc connect HOST PORT [options]
 
@@ -60,7 +68,16 @@ Output:
   -v, --verbose              -v info, -vv debug (on stderr)
   -h, --help                 this help`;
 
-/** The flags of `tcpc connect`, for node:util parseArgs. */
+/**
+ * The flags of `tcpc connect`, for node:util parseArgs.
+ *
+ * @example Parse a command line with them
+ * ```ts
+ * import { parseArgs } from "node:util";
+ * import { CONNECT_FLAGS } from "./connect.ts";
+ * parseArgs({ args: ["--json"], options: CONNECT_FLAGS, allowPositionals: true });
+ * ```
+ */
 export const CONNECT_FLAGS = {
   "connect-timeout": { type: "string", short: "w" },
   timeout: { type: "string", short: "t" },

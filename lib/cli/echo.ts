@@ -36,7 +36,15 @@ import { formatDuration } from "./duration.ts";
 import { parseEscapes } from "./escape.ts";
 import { parseHostPort } from "./target.ts";
 
-/** Usage text of `tcpc echo`. */
+/**
+ * Usage text of `tcpc echo`.
+ *
+ * @example Print it
+ * ```ts
+ * import { ECHO_HELP } from "./echo.ts";
+ * console.log(ECHO_HELP.split("\n")[0]);
+ * ```
+ */
 export const ECHO_HELP = `Usage: tcpc echo HOST PORT [options]
 
 Send messages, check that every reply is right, and measure round trips, over
@@ -67,7 +75,16 @@ Output:
 Exit codes: 0 every reply right; 1 refused, reset or closed early; 4 a reply (or
 EOF) never came, or --deadline; 6 a reply differed.`;
 
-/** The flags of `tcpc echo`, for node:util parseArgs. */
+/**
+ * The flags of `tcpc echo`, for node:util parseArgs.
+ *
+ * @example Parse a command line with them
+ * ```ts
+ * import { parseArgs } from "node:util";
+ * import { ECHO_FLAGS } from "./echo.ts";
+ * parseArgs({ args: ["--json"], options: ECHO_FLAGS, allowPositionals: true });
+ * ```
+ */
 export const ECHO_FLAGS = {
   message: { type: "string", short: "m", multiple: true },
   size: { type: "string" },

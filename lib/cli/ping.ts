@@ -25,7 +25,15 @@ import {
 import { formatDuration } from "./duration.ts";
 import { parseHostPort } from "./target.ts";
 
-/** Usage text of `tcpc ping`. */
+/**
+ * Usage text of `tcpc ping`.
+ *
+ * @example Print it
+ * ```ts
+ * import { PING_HELP } from "./ping.ts";
+ * console.log(PING_HELP.split("\n")[0]);
+ * ```
+ */
 export const PING_HELP = `Usage: tcpc ping HOST PORT [options]
 
 Connect to HOST:PORT again and again and report the connect time, like tcping.
@@ -41,7 +49,16 @@ Connect to HOST:PORT again and again and report the connect time, like tcping.
 Exit: 0 when at least one attempt connected, 1 when none did, 3 when HOST
 does not resolve, 2 usage error.`;
 
-/** The flags of `tcpc ping`, for node:util parseArgs. */
+/**
+ * The flags of `tcpc ping`, for node:util parseArgs.
+ *
+ * @example Parse a command line with them
+ * ```ts
+ * import { parseArgs } from "node:util";
+ * import { PING_FLAGS } from "./ping.ts";
+ * parseArgs({ args: ["--json"], options: PING_FLAGS, allowPositionals: true });
+ * ```
+ */
 export const PING_FLAGS = {
   count: { type: "string", short: "n" },
   interval: { type: "string", short: "i" },

@@ -11,7 +11,15 @@ import { boolFlag, countFlag, parseCommandLine, stringFlag } from "./args.ts";
 import type { CommandContext } from "./context.ts";
 import { parseHost, parsePort } from "./target.ts";
 
-/** Usage text of `tcpc serve`. */
+/**
+ * Usage text of `tcpc serve`.
+ *
+ * @example Print it
+ * ```ts
+ * import { SERVE_HELP } from "./serve.ts";
+ * console.log(SERVE_HELP.split("\n")[0]);
+ * ```
+ */
 export const SERVE_HELP = `Usage: tcpc serve [HOST] PORT [--mode echo|discard|chargen]
 
 A small TCP server for tests and demos (HOST defaults to 127.0.0.1; PORT 0

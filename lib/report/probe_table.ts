@@ -53,7 +53,15 @@ export function failedConnectState(kind: string): ProbeState {
   }
 }
 
-/** Every state, in the order the summary lists them. */
+/**
+ * Every state, in the order the summary lists them.
+ *
+ * @example
+ * ```ts
+ * import { PROBE_STATES } from "./probe_table.ts";
+ * console.log(PROBE_STATES);
+ * ```
+ */
 export const PROBE_STATES: readonly ProbeState[] = [
   "open",
   "closed",
