@@ -21,6 +21,8 @@ import { escapeLine, escapeText } from "./lib/report/safe_text.ts";
 import { stdinReader, stdoutWriter } from "./lib/net/stdio.ts";
 
 const VERSION = "0.1.0";
+/** After a deadline ended the run, how long buffered output may still take to drain. */
+const STDOUT_GRACE_MS = 1000;
 
 const HELP = `tcpc ${VERSION}: a TCP client with honest deadlines
 
@@ -104,7 +106,7 @@ async function main(argv: string[]): Promise<number> {
       throw err;
     }
   };
-  const flushStdout = () => guardAsync(() => stdout.flush(root.signal));
+  const flushStdout = (signal: AbortSignal = root.signal) => guardAsync(() => stdout.flush(signal));
   const ctx: CommandContext = {
     signal: root.signal,
     stdin: stdinReader(),
@@ -132,9 +134,14 @@ async function main(argv: string[]): Promise<number> {
     await flushStdout();
     return code;
   } catch (err) {
-    await flushStdout().catch(() => {}); // what arrived before the failure still goes out
-    if (err instanceof StdoutClosed) return 0;
     const code = exitCodeFor(err);
+    // What arrived before the failure still goes out. After a deadline, stdout
+    // may be what stalled (lib/net/stdio.ts): wait for it at most one second more.
+    const grace = code === EXIT_CODES.timeout
+      ? AbortSignal.any([root.signal, AbortSignal.timeout(STDOUT_GRACE_MS)])
+      : root.signal;
+    await flushStdout(grace).catch(() => {});
+    if (err instanceof StdoutClosed) return 0;
     const message = err instanceof Error ? err.message : String(err);
     const line = escapeText(message, { keepBackslash: true });
     errLine(`tcpc: ${line}`);

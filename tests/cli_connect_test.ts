@@ -535,3 +535,54 @@ Deno.test("tcpc exits 130 on SIGINT with one line", async () => {
     await child.stdout.cancel().catch(() => {});
   }
 });
+
+Deno.test("tcpc keeps every byte received before its idle timeout fires", async () => {
+  // A peer that sends 3 MiB at once, then goes silent: the idle timeout ends the
+  // run (exit 4), and all 3 MiB still reach stdout, none left in a buffer.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const payload = crypto.getRandomValues(new Uint8Array(64 * 1024));
+  const total = 48 * payload.length;
+  const { promise: clientDone, resolve: releaseServer } = Promise.withResolvers<void>();
+  const serving = (async () => {
+    const conn = await listener.accept();
+    try {
+      for (let i = 0; i < 48; i++) {
+        let offset = 0;
+        while (offset < payload.length) offset += await conn.write(payload.subarray(offset));
+      }
+      // Silent (and open) until the client has given up.
+      await clientDone;
+    } finally {
+      conn.close();
+    }
+  })();
+  try {
+    const port = String((listener.addr as Deno.NetAddr).port);
+    // A slow reader (about 2 MiB/s): when the idle timer fires, output is still
+    // buffered in tcpc, and it must drain rather than be dropped.
+    const child = spawnCli(["127.0.0.1", port, "-i", "700ms"], { stdin: "" });
+    await child.stdin.close();
+    const chunks: Uint8Array<ArrayBuffer>[] = [];
+    for await (const chunk of child.stdout) {
+      chunks.push(chunk);
+      await new Promise((resolve) => setTimeout(resolve, 30));
+    }
+    const { code } = await child.status;
+    const err = cleanStderr(
+      new TextDecoder().decode(await new Response(child.stderr).arrayBuffer()),
+    );
+    releaseServer();
+    const r = { code, err, stdout: new Uint8Array(await new Blob(chunks).arrayBuffer()) };
+    assert.equal(r.code, 4, r.err);
+    assert.match(r.err, /idle timeout/);
+    assert.equal(r.stdout.length, total);
+    for (let i = 0; i < 48; i++) {
+      const part = r.stdout.subarray(i * payload.length, (i + 1) * payload.length);
+      assert.deepEqual(part, payload, `chunk ${i} differs`);
+    }
+  } finally {
+    releaseServer();
+    listener.close();
+    await serving;
+  }
+});

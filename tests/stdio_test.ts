@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { bufferedWriter } from "../lib/net/stdio.ts";
 import { startBuiltin } from "./peers/servers.ts";
-import { runCli } from "./peers/cli.ts";
+import { cleanStderr, runCli, spawnCli } from "./peers/cli.ts";
 
 const STDIO = new URL("../lib/net/stdio.ts", import.meta.url).href;
 
@@ -192,4 +192,48 @@ Deno.test("tcpc sends a large piped stdin and writes the whole echo to a piped s
   assert.equal(result.code, 0, result.err);
   assert.equal(result.stdout.length, data.length);
   assert.equal(await sha256(result.stdout.slice()), await sha256(data));
+});
+
+/**
+ * Runs the CLI against a chargen server and stops reading its stdout after
+ * the first chunk (the data flows, then the pipe and tcpc's buffers fill);
+ * optionally sends `signal` once stalled. Returns how the run ended.
+ */
+async function stalledStdout(flags: string[], signal?: Deno.Signal) {
+  await using server = await startBuiltin("chargen");
+  const child = spawnCli(["127.0.0.1", String(server.port), ...flags]);
+  const guard = setTimeout(() => child.kill("SIGKILL"), 30_000); // a test bug guard
+  const stderr = new Response(child.stderr).text();
+  const reader = child.stdout.getReader();
+  try {
+    assert.equal((await reader.read()).done, false, "the data flows first");
+    if (signal !== undefined) {
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      child.kill(signal);
+    }
+    const { code } = await child.status;
+    return { code, err: cleanStderr(await stderr) };
+  } finally {
+    clearTimeout(guard);
+    await reader.cancel();
+  }
+}
+
+Deno.test("tcpc ends on its idle timeout while nobody reads its stdout", async () => {
+  // No byte moves either way once stdout stalls: -i fires, exit 4, at once
+  // (bytes tcpc buffered for stdout are dropped: the deadline bounds the run).
+  const idle = await stalledStdout(["-i", "1s"]);
+  assert.equal(idle.code, 4, idle.err);
+  assert.match(idle.err, /idle timeout: no traffic for 1s \(--idle-timeout\)/);
+  // -t: a write to stdout that waits longer than DUR is a stalled write too.
+  const io = await stalledStdout(["-t", "1s"]);
+  assert.equal(io.code, 4, io.err);
+  assert.match(io.err, /io timeout: a write to the output waited for 1s \(--timeout\)/);
+});
+
+Deno.test("tcpc answers SIGINT while nobody reads its stdout", async () => {
+  // Without a deadline tcpc waits for its reader as long as it takes, like cat,
+  // but the loop keeps running: Ctrl-C ends the run (exit 130).
+  const run = await stalledStdout([], "SIGINT");
+  assert.equal(run.code, 130, run.err);
 });

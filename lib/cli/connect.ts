@@ -408,6 +408,7 @@ function sessionOptions(
   chunks: Uint8Array[],
 ): Parameters<typeof runSession>[1] {
   const logger = log("session");
+  const debug = plan.verbosity >= 2;
   let sentOffset = 0;
   let receivedOffset = 0;
   const output = plan.json
@@ -429,14 +430,19 @@ function sessionOptions(
     signal,
     address: joinHostPort(plan.host, plan.port),
     onSent: (chunk) => {
-      logger.debug(`sent: ${chunk.length} bytes "${escapeBytes(chunk, { maxBytes: 64 })}"`);
+      // Only build the preview when -vv asked for it: this runs for every chunk.
+      if (debug) {
+        logger.debug(`sent: ${chunk.length} bytes "${escapeBytes(chunk, { maxBytes: 64 })}"`);
+      }
       if (plan.hex) {
         for (const line of hexDump(chunk, { offset: sentOffset, prefix: "> " })) ctx.err(line);
       }
       sentOffset += chunk.length;
     },
     onReceived: (chunk) => {
-      logger.debug(`recv: ${chunk.length} bytes "${escapeBytes(chunk, { maxBytes: 64 })}"`);
+      if (debug) {
+        logger.debug(`recv: ${chunk.length} bytes "${escapeBytes(chunk, { maxBytes: 64 })}"`);
+      }
       if (plan.hex) {
         for (const line of hexDump(chunk, { offset: receivedOffset, prefix: "< " })) ctx.err(line);
       }

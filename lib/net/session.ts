@@ -33,7 +33,9 @@ export interface SessionOptions {
   input: ByteReader | Uint8Array | null;
   /**
    * Receives every chunk read from the peer; must be done with it before it
-   * resolves (the buffer is reused).
+   * resolves (the buffer is reused). While it is pending, the io deadline runs
+   * ("a write to the output"), and a deadline or abort ends the session
+   * without waiting for it.
    */
   output: (chunk: Uint8Array) => Promise<void> | void;
   /** Each read and each write on the connection must finish within this, ms. @default {undefined} */
@@ -50,7 +52,7 @@ export interface SessionOptions {
   crlf?: boolean;
   /** Aborting closes the session; its reason becomes the error. @default {undefined} */
   signal?: AbortSignal;
-  /** Read buffer size in bytes. @default {262144} */
+  /** Buffer size in bytes for socket reads and input reads; unset: 1 MiB and 256 KiB. @default {undefined} */
   bufferSize?: number;
   /** Called with each chunk written to the peer. @default {undefined} */
   onSent?: (chunk: Uint8Array) => void;
@@ -80,6 +82,14 @@ export interface SessionResult {
 
 const CR = 0x0d;
 const LF = 0x0a;
+/**
+ * Socket read buffer, bytes: 1 MiB reads cost less CPU per byte than 256 KiB
+ * into a stdout pipe; input chunks stay at 256 KiB, where 1 MiB did not help
+ * (bench/RESULTS.md, "What we tried").
+ */
+const READ_BUFFER = 1 << 20;
+/** Input (stdin) chunk size, bytes. */
+const INPUT_CHUNK = 1 << 18;
 /** How long net-out may go on after the peer's EOF to finish or fail, ms. */
 const EOF_GRACE_MS = 250;
 
@@ -144,6 +154,7 @@ export async function runSession(
   let lastActivity = started;
   let readStartedAt: number | null = null;
   let writeStartedAt: number | null = null;
+  let outputStartedAt: number | null = null;
   let eofAt: number | null = null;
   let error: unknown = null;
   let close: CloseReason | null = null;
@@ -156,11 +167,14 @@ export async function runSession(
       conn.close();
     } catch { /* already closed */ }
   };
+  let onEnded = () => {};
+  const ended = new Promise<void>((resolve) => onEnded = resolve);
   /** Ends the session once; the first reason wins. */
   const finish = (reason: CloseReason, err: unknown = null) => {
     if (close !== null) return;
     close = reason;
     error = err;
+    onEnded();
   };
 
   // --- one timer for every deadline ---
@@ -179,6 +193,9 @@ export async function runSession(
     }
     if (io !== undefined && writeStartedAt !== null) {
       list.push(["io", writeStartedAt + io, io, "a write"]);
+    }
+    if (io !== undefined && outputStartedAt !== null) {
+      list.push(["io", outputStartedAt + io, io, "a write to the output"]);
     }
     if (options.quitAfterEofMs !== undefined && eofAt !== null) {
       list.push(["quit", eofAt + options.quitAfterEofMs, options.quitAfterEofMs]);
@@ -245,7 +262,7 @@ export async function runSession(
 
   // --- net-in: conn -> output ---
   const netIn = async () => {
-    const buffer = new Uint8Array(options.bufferSize ?? 262144);
+    const buffer = new Uint8Array(options.bufferSize ?? READ_BUFFER);
     while (close === null) {
       readStartedAt = performance.now();
       rearm();
@@ -284,7 +301,17 @@ export async function runSession(
       if (bytesReceived + n > maxBytes) chunk = chunk.subarray(0, maxBytes - bytesReceived);
       bytesReceived += chunk.length;
       options.onReceived?.(chunk);
-      await options.output(chunk);
+      const writing = options.output(chunk);
+      if (writing !== undefined) {
+        // A slow consumer (a paused pager, a full pipe) holds net-in here.
+        outputStartedAt = performance.now();
+        if (options.ioTimeoutMs !== undefined) rearm();
+        try {
+          await writing;
+        } finally {
+          outputStartedAt = null;
+        }
+      }
       if (bytesReceived >= maxBytes) {
         finish("local");
         return;
@@ -316,7 +343,7 @@ export async function runSession(
       if (input instanceof Uint8Array) {
         await writeAll(options.crlf ? toCrlf(input, false) : input);
       } else {
-        const buffer = new Uint8Array(options.bufferSize ?? 262144);
+        const buffer = new Uint8Array(options.bufferSize ?? INPUT_CHUNK);
         while (close === null) {
           const n = await input.read(buffer);
           if (n === null) break;
@@ -356,8 +383,11 @@ export async function runSession(
 
   const inDone = netIn();
   const outDone = netOut();
+  // A deadline or abort ends the session at once, even while net-in waits for
+  // the output to take a chunk (it cannot be cancelled): do not wait for it then.
+  inDone.catch(() => {});
   try {
-    await inDone;
+    await Promise.race([inDone, ended]);
     if (pendingError !== null && (close === "eof" || close === null)) {
       close = "reset";
       error = pendingError;

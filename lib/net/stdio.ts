@@ -16,7 +16,10 @@
  *
  * Measured on 2 cores (bench/RESULTS.md): an async `Deno.stdin.read` costs
  * ~80 us per 64 KiB pipe read, which the read-ahead hides behind the socket
- * write; the worker removes the thread hop altogether. Read-ahead means bytes
+ * write; the worker removes the thread hop altogether. The mirror image for
+ * stdout (a worker doing blocking writes out of a shared ring) and lending the
+ * stdin ring to the socket write (no copy) were measured and did not win over
+ * this (bench/RESULTS.md, "What we tried"). Read-ahead means bytes
  * read from stdin but not yet sent are dropped when the session ends early,
  * as with netcat's buffer.
  *
