@@ -6,7 +6,8 @@
  * 2500, so each tool must find exactly one open port.
  *
  * Run as root: `deno run -A bench/sweep.ts [--runs N] [--ports LO-HI]`.
- * Prints one JSON object: ports/s for each tool (median of the runs), or why
+ * Tools run in turn each round (tcpc, nmap, nc, tcpc, ...). Prints one JSON
+ * object: ports/s for each tool (median of the runs), or why
  * a tool was skipped.
  *
  * @module
@@ -85,26 +86,40 @@ function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-async function bench(
-  command: string,
+interface Tool {
+  name: string;
+  command: string;
+  openPorts: (out: string) => number[];
+}
+
+/** Runs every tool once per round, in turn (tcpc, nmap, nc, tcpc, ...), so load drifts hit all alike. */
+async function benchAlternating(
+  tools: Tool[],
   runs: number,
   ports: number,
-  openPorts: (out: string) => number[],
-): Promise<ToolResult> {
-  const times: number[] = [];
-  let last = "";
+): Promise<Record<string, ToolResult>> {
+  const times = new Map<string, number[]>(tools.map((t) => [t.name, []]));
+  const last = new Map<string, string>();
   for (let i = 0; i < runs; i++) {
-    const { seconds, out } = await sweepOnce(command);
-    times.push(seconds);
-    last = out;
+    for (const tool of tools) {
+      note(`${tool.name}, run ${i + 1}/${runs}`);
+      const { seconds, out } = await sweepOnce(tool.command);
+      times.get(tool.name)!.push(seconds);
+      last.set(tool.name, out);
+    }
   }
-  const seconds = median(times);
-  return {
-    seconds: Math.round(seconds * 1000) / 1000,
-    portsPerSecond: Math.round(ports / seconds),
-    runs: times.map((t) => Math.round(t * 1000) / 1000),
-    openPorts: openPorts(last),
-  };
+  const results: Record<string, ToolResult> = {};
+  for (const tool of tools) {
+    const runTimes = times.get(tool.name)!;
+    const seconds = median(runTimes);
+    results[tool.name] = {
+      seconds: Math.round(seconds * 1000) / 1000,
+      portsPerSecond: Math.round(ports / seconds),
+      runs: runTimes.map((t) => Math.round(t * 1000) / 1000),
+      openPorts: tool.openPorts(last.get(tool.name) ?? ""),
+    };
+  }
+  return results;
 }
 
 async function main(): Promise<void> {
@@ -125,36 +140,28 @@ async function main(): Promise<void> {
   }
   const results: Record<string, ToolResult | { skipped: string }> = {};
   const deno = Deno.execPath();
-
-  note(`tcpc probe, ${ports} ports x ${runs}`);
-  results.tcpc = await bench(
-    `"${deno}" run -P main.ts probe 127.0.0.1:${lo}-${hi} -c 1024 -w 2s --json`,
-    runs,
-    ports,
-    (out) =>
+  const tools: Tool[] = [{
+    name: "tcpc",
+    command: `"${deno}" run -P main.ts probe 127.0.0.1:${lo}-${hi} -c 1024 -w 2s --json`,
+    openPorts: (out) =>
       out.split("\n").filter((l) => l.includes('"state":"open"')).map((l) => JSON.parse(l).port),
-  );
-
+  }];
   if (await available("nmap", ["--version"])) {
-    note(`nmap -sT -T5, ${ports} ports x ${runs}`);
-    results["nmap -sT -T5"] = await bench(
-      `nmap -sT -T5 -n -Pn -p${lo}-${hi} 127.0.0.1 -oG -`,
-      runs,
-      ports,
-      (out) => [...out.matchAll(/(\d+)\/open\/tcp/g)].map((m) => Number(m[1])),
-    );
+    tools.push({
+      name: "nmap -sT -T5",
+      command: `nmap -sT -T5 -n -Pn -p${lo}-${hi} 127.0.0.1 -oG -`,
+      openPorts: (out) => [...out.matchAll(/(\d+)\/open\/tcp/g)].map((m) => Number(m[1])),
+    });
   } else results["nmap -sT -T5"] = { skipped: "nmap is not installed (apt-get install nmap)" };
-
   if (await available("nc", ["-h"])) {
-    note(`nc -z, ${ports} ports x ${runs}`);
-    results["nc -z"] = await bench(
-      `nc -z -v -w 2 127.0.0.1 ${lo}-${hi} 2>&1 | grep succeeded`,
-      runs,
-      ports,
-      (out) => [...out.matchAll(/ (\d+) port \[tcp/g)].map((m) => Number(m[1])),
-    );
+    tools.push({
+      name: "nc -z",
+      command: `nc -z -v -w 2 127.0.0.1 ${lo}-${hi} 2>&1 | grep succeeded`,
+      openPorts: (out) => [...out.matchAll(/ (\d+) port \[tcp/g)].map((m) => Number(m[1])),
+    });
   } else results["nc -z"] = { skipped: "nc is not installed (apt-get install netcat-openbsd)" };
-
+  note(`${tools.map((t) => t.name).join(", ")}: ${ports} ports, ${runs} alternating rounds`);
+  Object.assign(results, await benchAlternating(tools, runs, ports));
   write(JSON.stringify({
     benchmark: "tcp connect sweep of a private namespace's loopback",
     ports,

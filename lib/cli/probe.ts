@@ -6,21 +6,20 @@
  * @module
  */
 
-import { errorKind, UsageError, VerifyError } from "../errors.ts";
+import { errorKind, UsageError } from "../errors.ts";
 import { log } from "../log.ts";
 import { joinHostPort, resolve } from "../net/dial.ts";
 import { readFdLimit } from "../net/fd_limit.ts";
-import { type CloseResult, MAX_CONNECTS_IN_FLIGHT, Mux, type MuxConn } from "../net/mux.ts";
+import { MAX_CONNECTS_IN_FLIGHT } from "../net/mux.ts";
+import { classifyNetError } from "../net/net_errors.ts";
 import { errorRecord } from "../report/error_record.ts";
 import {
-  failedConnectState,
   formatProbeHeader,
   formatProbeRow,
   formatProbeSummary,
   type ProbeRecord,
   type ProbeState,
 } from "../report/probe_table.ts";
-import { escapeBytes } from "../report/safe_text.ts";
 import type { CommandContext } from "./context.ts";
 import {
   boolFlag,
@@ -33,6 +32,8 @@ import {
 } from "./args.ts";
 import { formatDuration } from "./duration.ts";
 import { parseEscapes } from "./escape.ts";
+import { type ProbeExpect, ProbeShard, roundMs, type ShardTarget } from "./probe_shard.ts";
+import type { ProbeWorkerChunk, ProbeWorkerDone, ProbeWorkerInit } from "./probe_worker.ts";
 import { parseTarget } from "./target.ts";
 
 /** Usage text of `tcpc probe`. */
@@ -51,11 +52,14 @@ TARGET: host:port, host:lo-hi, host:p1,p2,... (items may be ranges), [v6addr]:po
       --expect TEXT          the reply must contain TEXT (escapes as above)
       --expect-re REGEX      the reply (as UTF-8) must match REGEX
       --json                 JSON Lines: one record per target, in target order
+      --workers N            threads that share the connects of a connect-only
+                             probe (default: auto, 1 below 4096 targets; 0 or
+                             1: this thread only; --send/--expect: always 1)
   -v, --verbose              -v info, -vv debug (on stderr)
   -h, --help                 this help
 
 Exit: 0 every target open (and matched); 6 only expectations failed;
-1 otherwise; 2 usage error.`;
+5 the sandbox refused a target; 1 otherwise; 2 usage error.`;
 
 /** The flags of `tcpc probe`, for node:util parseArgs. */
 export const PROBE_FLAGS = {
@@ -66,6 +70,7 @@ export const PROBE_FLAGS = {
   expect: { type: "string" },
   "expect-re": { type: "string" },
   json: { type: "boolean" },
+  workers: { type: "string" },
   verbose: { type: "boolean", short: "v", multiple: true },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -81,15 +86,15 @@ export interface ProbePlan {
   /** Bytes to send once connected, or null. */
   send: Uint8Array | null;
   /** What the reply must contain or match, or null. */
-  expect: { bytes: Uint8Array; text: string } | { re: RegExp; text: string } | null;
+  expect: ProbeExpect | null;
   /** JSON Lines output. */
   json: boolean;
   /** 0, 1 (-v) or 2 (-vv). */
   verbosity: number;
+  /** Worker threads asked for with `--workers`, or null: decided by the run's size. */
+  workers: number | null;
 }
 
-/** Most bytes of a reply kept for matching. */
-const MAX_REPLY_BYTES = 65536;
 /** Most targets one run accepts (memory bound for the target list). */
 const MAX_TARGETS = 1_000_000;
 
@@ -167,47 +172,8 @@ export async function planProbe(argv: string[]): Promise<ProbePlan> {
     expect,
     json: boolFlag(args, "json"),
     verbosity: countFlag(args, "verbose"),
+    workers: intFlag(args, "workers", { min: 0, max: 16 }) ?? null,
   };
-}
-
-/** Per-target state on the loop. */
-interface ProbeTarget {
-  index: number;
-  host: string;
-  port: number;
-  address: string;
-  resolveMs: number;
-  reply: Uint8Array | null;
-  replyLength: number;
-  matched: boolean;
-}
-
-function indexOfBytes(haystack: Uint8Array, needle: Uint8Array): number {
-  const first = needle[0];
-  const last = haystack.length - needle.length;
-  outer: for (
-    let i = haystack.indexOf(first ?? 0);
-    i >= 0 && i <= last;
-    i = haystack.indexOf(first ?? 0, i + 1)
-  ) {
-    for (let j = 1; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
-    return i;
-  }
-  return -1;
-}
-
-const decoder = new TextDecoder();
-
-/** Milliseconds to the microsecond, for records. */
-function round<T extends number | null>(ms: T): T {
-  return (ms === null ? null : Math.round(ms * 1000) / 1000) as T;
-}
-
-function matches(plan: ProbePlan, reply: Uint8Array): boolean {
-  const expect = plan.expect;
-  if (expect === null) return true;
-  if ("bytes" in expect) return indexOfBytes(reply, expect.bytes) >= 0;
-  return expect.re.test(decoder.decode(reply));
 }
 
 /** Resolves each distinct host once (IP literals cost nothing), a few at a time. */
@@ -258,6 +224,83 @@ export async function runProbe(argv: string[], ctx: CommandContext): Promise<num
   return await probe(plan, ctx);
 }
 
+/** Runs of this many targets or more use worker threads unless `--workers` says otherwise. */
+const WORKER_THRESHOLD = 4096;
+/**
+ * Worker threads of a large run: one per core, at least 2, at most 4. Each has
+ * its own event loop, so its own 128 connects in flight, and the connect
+ * syscalls and records (the sweep is CPU-bound) spread over the cores.
+ * Measured on 2 cores (bench/RESULTS.md): 2 or 3 workers ~1.5x faster than
+ * one thread; 3 no better than 2.
+ */
+const DEFAULT_WORKERS = Math.min(4, Math.max(2, navigator.hardwareConcurrency || 2));
+/** Most targets per chunk posted to a worker. */
+const CHUNK_SIZE = 1024;
+
+/** What the whole run found, shared by both ways of running it. */
+interface Tally {
+  counts: Partial<Record<ProbeState, number>>;
+  done: number;
+  denied: unknown;
+  events: number;
+}
+
+type Resolved = Map<string, { address: string | null; ms: number; error: unknown }>;
+
+/** How `probe` runs: the plan plus what was decided before the first connect. */
+interface RunSetup {
+  plan: ProbePlan;
+  ctx: CommandContext;
+  resolved: Resolved;
+  maxOpen: number;
+  width: number;
+  tally: Tally;
+  warnFdLimit: (cap: number) => void;
+}
+
+function dnsErrorRecord(host: string, port: number, found: { ms: number; error: unknown }) {
+  return {
+    target: joinHostPort(host, port),
+    host,
+    port,
+    address: null,
+    state: "dns-error" as const,
+    timings: {
+      resolveMs: roundMs(found.ms),
+      connectMs: null,
+      firstByteMs: null,
+      totalMs: roundMs(found.ms),
+    },
+    bytesSent: 0,
+    bytesReceived: 0,
+    reply: null,
+    error: errorRecord(found.error),
+  };
+}
+
+/**
+ * Worker threads for this run: 1 (this thread only) for small runs, when a
+ * host did not resolve (its records are made here), when the sandbox does not
+ * grant every address outright (the refusal is reported from here), and with
+ * `--send`/`--expect`. The last because, measured on Deno 2.9.6, a worker
+ * holding thousands of open connections with a read pending misses most of
+ * their resets (5,000 reset at once: ~3,750 reads never settled until their
+ * deadline; tests/hostile_test.ts), while this thread sees every one. A
+ * connect-only worker has at most 128 operations pending, as this thread does.
+ */
+function workerCount(plan: ProbePlan, resolved: Resolved): number {
+  const total = plan.targets.length;
+  if (plan.send !== null || plan.expect !== null) return 1;
+  const asked = plan.workers ?? (total >= WORKER_THRESHOLD ? DEFAULT_WORKERS : 1);
+  if (asked <= 1) return 1;
+  for (const found of resolved.values()) {
+    if (found.address === null) return 1;
+    const host = found.address.includes(":") ? `[${found.address}]` : found.address;
+    if (Deno.permissions.querySync({ name: "net", host }).state !== "granted") return 1;
+  }
+  return Math.max(1, Math.min(asked, total));
+}
+
 async function probe(plan: ProbePlan, ctx: CommandContext): Promise<number> {
   const logger = log("probe");
   const started = performance.now();
@@ -274,26 +317,78 @@ async function probe(plan: ProbePlan, ctx: CommandContext): Promise<number> {
       maxOpen = room;
     }
   }
+  const resolved = await resolveHosts(plan, ctx.signal);
+  const workers = workerCount(plan, resolved);
   logger.info(
     `${total} targets, ${maxOpen} at once (${
       Math.min(maxOpen, MAX_CONNECTS_IN_FLIGHT)
-    } connects in flight), timeout ${formatDuration(plan.timeoutMs)}, fd limit ${
+    } connects in flight per thread), ${workers} thread${workers === 1 ? "" : "s"}, timeout ${
+      formatDuration(plan.timeoutMs)
+    }, fd limit ${
       limit === undefined ? "unknown (learned from EMFILE)" : `${limit.soft} (${limit.source})`
     }`,
   );
-  const resolved = await resolveHosts(plan, ctx.signal);
 
-  // Records come out in target order: a finished record waits for the ones before it.
-  const targetWidth = Math.min(
+  const width = Math.min(
     48,
     Math.max(6, ...plan.targets.slice(0, 10_000).map((t) => joinHostPort(t.host, t.port).length)),
   );
-  const pending = new Map<number, ProbeRecord>();
-  const counts: Partial<Record<ProbeState, number>> = {};
+  if (!plan.json) ctx.out(formatProbeHeader(width));
+  const tally: Tally = { counts: {}, done: 0, denied: null, events: 0 };
+  let fdWarned = false;
+  const setup: RunSetup = {
+    plan,
+    ctx,
+    resolved,
+    maxOpen,
+    width,
+    tally,
+    warnFdLimit: (cap) => {
+      if (fdWarned) return;
+      fdWarned = true;
+      logger.warn(
+        `out of file descriptors (EMFILE) with ${cap} sockets in use: continuing with at most ${cap} at once (raise ulimit -n or lower -c)`,
+      );
+    },
+  };
+  // A progress line now and then, only for people watching a long run.
+  let progress: ReturnType<typeof setTimeout> | undefined;
+  const tick = () => {
+    const elapsed = formatDuration(performance.now() - started);
+    ctx.err(`probe: ${tally.done}/${total} done, ${tally.counts.open ?? 0} open, ${elapsed}`);
+    progress = setTimeout(tick, 2000);
+  };
+  if (ctx.stderrIsTerminal) progress = setTimeout(tick, 2000);
+  try {
+    if (workers > 1) await probeInWorkers(setup, workers);
+    else await probeHere(setup);
+  } finally {
+    clearTimeout(progress);
+  }
+
+  const elapsedMs = performance.now() - started;
+  const counts = tally.counts;
+  if (!plan.json) ctx.out(formatProbeSummary(counts, elapsedMs));
+  logger.info(
+    `${tally.done} targets in ${formatDuration(elapsedMs)} (${
+      Math.round(tally.done / (elapsedMs / 1000))
+    }/s)${workers > 1 ? "" : `, ${tally.events} events`}`,
+  );
+  const open = counts.open ?? 0;
+  if (open === total) return 0;
+  // The sandbox refusing a target is a set-up problem, not a state of the port.
+  if (tally.denied !== null) throw tally.denied;
+  if (open + (counts.mismatch ?? 0) === total) return 6;
+  return 1;
+}
+
+/** The whole run on this thread's readiness loop. */
+async function probeHere(setup: RunSetup): Promise<void> {
+  const { plan, ctx, resolved, width, tally } = setup;
+  const total = plan.targets.length;
+  // Records come out in target order: a finished line waits for the ones before it.
+  const pending = new Map<number, string>();
   let nextEmit = 0;
-  let done = 0;
-  let stopProgress = () => {};
-  if (!plan.json) ctx.out(formatProbeHeader(targetWidth));
   // Lines go out in batches (at most 512 lines or 100 ms apart): one write per
   // record is one syscall each, a large share of a 65,535-port sweep.
   let batch: string[] = [];
@@ -306,202 +401,166 @@ async function probe(plan: ProbePlan, ctx: CommandContext): Promise<number> {
     batch = [];
     ctx.out(text);
   };
-  let denied: unknown = null;
   const finish = (index: number, record: ProbeRecord) => {
-    done++;
-    counts[record.state] = (counts[record.state] ?? 0) + 1;
-    pending.set(index, record);
-    for (let r = pending.get(nextEmit); r !== undefined; r = pending.get(nextEmit)) {
+    tally.done++;
+    tally.counts[record.state] = (tally.counts[record.state] ?? 0) + 1;
+    pending.set(index, plan.json ? JSON.stringify(record) : formatProbeRow(record, width));
+    for (let line = pending.get(nextEmit); line !== undefined; line = pending.get(nextEmit)) {
       pending.delete(nextEmit++);
-      batch.push(plan.json ? JSON.stringify(r) : formatProbeRow(r, targetWidth));
+      batch.push(line);
     }
-    if (done === total) {
-      stopProgress();
-      flush();
-    } else if (batch.length >= 512) flush();
+    if (tally.done === total) flush();
+    else if (batch.length >= 512) flush();
     else if (batch.length > 0 && stopFlushTimer === null) {
-      stopFlushTimer = mux.after(100, () => {
+      stopFlushTimer = shard.mux.after(100, () => {
         stopFlushTimer = null;
         flush();
       });
     }
   };
-
-  const wantsReply = plan.expect !== null;
-  const checks = plan.send !== null || wantsReply;
-  const expectLabel = plan.expect === null
-    ? ""
-    : "bytes" in plan.expect
-    ? `"${plan.expect.text}"`
-    : `/${plan.expect.text}/`;
-
-  const onClose = (conn: MuxConn<ProbeTarget>, result: CloseResult) => {
-    const t = conn.state;
-    const error = result.error;
-    let state: ProbeState;
-    let failure: unknown = null;
-    if (result.reason === "aborted") return;
-    if (!result.connected) {
-      failure = error;
-      state = failedConnectState(errorRecord(error).kind);
-      if (errorKind(error) === "denied") denied ??= error;
-    } else if (checks && !t.matched) {
-      state = "mismatch";
-      // Raw text: errorRecord escapes the whole message once.
-      const got = t.replyLength === 0
-        ? "nothing"
-        : `"${decoder.decode(t.reply!.subarray(0, Math.min(64, t.replyLength)))}${
-          t.replyLength > 64 ? "..." : ""
-        }"`;
-      const why = result.reason === "timeout"
-        ? ` within ${formatDuration(plan.timeoutMs)}`
-        : result.reason === "eof"
-        ? " before the peer closed"
-        : error instanceof Error
-        ? ` (${error.message})`
-        : "";
-      failure = new VerifyError(
-        wantsReply
-          ? `expect "${t.address}": expected ${expectLabel}, got ${got}${why}`
-          : `send "${t.address}": not sent${why}`,
-      );
-    } else state = "open";
-    finish(t.index, {
-      target: joinHostPort(t.host, t.port),
-      host: t.host,
-      port: t.port,
-      address: t.address,
-      state,
-      timings: {
-        resolveMs: round(t.resolveMs),
-        connectMs: round(result.connectMs),
-        firstByteMs: round(result.firstByteMs),
-        totalMs: round(result.totalMs),
-      },
-      bytesSent: result.bytesOut,
-      bytesReceived: result.bytesIn,
-      reply: t.replyLength === 0
-        ? null
-        : escapeBytes(t.reply!.subarray(0, t.replyLength), { maxBytes: 256 }),
-      error: failure === null ? null : errorRecord(failure),
-    });
-    feed();
-  };
-
-  let fdWarned = false;
-  const mux = new Mux<ProbeTarget>({
-    signal: ctx.signal,
-    maxConnecting: maxOpen,
-    maxOpen,
-    readBufferSize: 4096,
-    onFdLimit: (cap) => {
-      if (fdWarned) return;
-      fdWarned = true;
-      logger.warn(
-        `out of file descriptors (EMFILE) with ${cap} sockets in use: continuing with at most ${cap} at once (raise ulimit -n or lower -c)`,
-      );
-    },
-    handler: {
-      onOpen(conn) {
-        if (!checks) return conn.close();
-        conn.setDeadline("total", plan.timeoutMs);
-        if (plan.send !== null) conn.write(plan.send);
-      },
-      onWritten(conn) {
-        if (wantsReply) return;
-        conn.state.matched = true;
-        conn.close();
-      },
-      onData(conn, chunk) {
-        const t = conn.state;
-        t.reply ??= new Uint8Array(MAX_REPLY_BYTES);
-        const n = Math.min(chunk.length, MAX_REPLY_BYTES - t.replyLength);
-        t.reply.set(chunk.subarray(0, n), t.replyLength);
-        t.replyLength += n;
-        if (matches(plan, t.reply.subarray(0, t.replyLength))) {
-          t.matched = true;
-          conn.close();
-        } else if (t.replyLength >= MAX_REPLY_BYTES) {
-          conn.close(new VerifyError(`no match in the first ${MAX_REPLY_BYTES} bytes`));
-        }
-      },
-      onClose,
-    },
-  });
-
-  // Targets are dialed lazily so memory stays bounded by the concurrency.
   let nextTarget = 0;
-  const window = Math.max(maxOpen * 2, 256);
-  function feed(): void {
-    while (nextTarget < total && nextTarget - done < window) {
+  const next = (): ShardTarget | undefined => {
+    while (nextTarget < total) {
       const index = nextTarget++;
       const { host, port } = plan.targets[index]!;
       const found = resolved.get(host)!;
-      if (found.address === null) {
-        finish(index, {
-          target: joinHostPort(host, port),
-          host,
-          port,
-          address: null,
-          state: "dns-error",
-          timings: {
-            resolveMs: round(found.ms),
-            connectMs: null,
-            firstByteMs: null,
-            totalMs: round(found.ms),
-          },
-          bytesSent: 0,
-          bytesReceived: 0,
-          reply: null,
-          error: errorRecord(found.error),
-        });
-        continue;
+      if (found.address !== null) {
+        return { index, host, port, ip: found.address, resolveMs: found.ms };
       }
-      mux.dial({
-        hostname: found.address,
-        port,
-        state: {
-          index,
-          host,
-          port,
-          address: joinHostPort(found.address, port),
-          resolveMs: found.ms,
-          reply: null,
-          replyLength: 0,
-          matched: false,
-        },
-        read: wantsReply,
-        connectTimeoutMs: plan.timeoutMs,
-      });
+      finish(index, dnsErrorRecord(host, port, found));
     }
-  }
-
-  feed();
-  // A progress line now and then, only for people watching a long run.
-  if (ctx.stderrIsTerminal && done < total) {
-    const tick = () => {
-      const elapsed = formatDuration(performance.now() - started);
-      ctx.err(`probe: ${done}/${total} done, ${counts.open ?? 0} open, ${elapsed}`);
-      stopProgress = mux.after(2000, tick);
-    };
-    stopProgress = mux.after(2000, tick);
-  }
+    return undefined;
+  };
+  const shard = new ProbeShard({
+    signal: ctx.signal,
+    timeoutMs: plan.timeoutMs,
+    send: plan.send,
+    expect: plan.expect,
+    maxOpen: setup.maxOpen,
+    next,
+    onRecord: (index, record, failure) => {
+      if (failure !== null && errorKind(failure) === "denied") tally.denied ??= failure;
+      finish(index, record);
+    },
+    onFdLimit: setup.warnFdLimit,
+  });
   try {
-    await mux.run();
+    await shard.run();
   } finally {
     flush();
+    tally.events = shard.mux.stats.events;
   }
-  const elapsedMs = performance.now() - started;
-  if (!plan.json) ctx.out(formatProbeSummary(counts, elapsedMs));
-  logger.info(
-    `${done} targets in ${formatDuration(elapsedMs)} (${
-      Math.round(done / (elapsedMs / 1000))
-    }/s), ${mux.stats.events} events`,
-  );
-  const open = counts.open ?? 0;
-  if (open === total) return 0;
-  // The sandbox refusing a target is a set-up problem, not a state of the port.
-  if (denied !== null) throw denied;
-  if (open + (counts.mismatch ?? 0) === total) return 6;
-  return 1;
+}
+
+/**
+ * The run split over worker threads (lib/cli/probe_worker.ts) in chunks of
+ * consecutive targets, handed out as workers finish them; output goes out
+ * chunk by chunk in target order. At most `workers * 4` chunks are out past
+ * the first unprinted one, so memory stays bounded on any run length.
+ */
+async function probeInWorkers(setup: RunSetup, workers: number): Promise<void> {
+  const { plan, ctx, resolved, tally } = setup;
+  const targets = plan.targets;
+  const total = targets.length;
+  const hostIds = new Map<string, number>();
+  const hosts: ProbeWorkerInit["hosts"] = [];
+  for (const [host, found] of resolved) {
+    hostIds.set(host, hosts.length);
+    hosts.push({ host, ip: found.address!, resolveMs: found.ms });
+  }
+  const chunkSize = Math.max(64, Math.min(CHUNK_SIZE, Math.ceil(total / (workers * 8))));
+  const chunkCount = Math.ceil(total / chunkSize);
+  const maxAhead = workers * 4;
+  const init: ProbeWorkerInit = {
+    type: "init",
+    timeoutMs: plan.timeoutMs,
+    send: plan.send,
+    expect: plan.expect,
+    // -c is for the whole run: each worker gets its share.
+    maxOpen: Math.max(1, Math.floor(setup.maxOpen / workers)),
+    json: plan.json,
+    width: setup.width,
+    hosts,
+  };
+  const threads: Worker[] = [];
+  const assigned: number[] = [];
+  const results = new Map<number, string>();
+  let nextSeq = 0;
+  let nextEmit = 0;
+  let onAbort = () => {};
+  try {
+    await new Promise<void>((resolve, reject) => {
+      onAbort = () => reject(ctx.signal.reason);
+      ctx.signal.addEventListener("abort", onAbort);
+      if (ctx.signal.aborted) return onAbort();
+      const post = (w: number) => {
+        while (assigned[w]! < 2 && nextSeq < chunkCount && nextSeq - nextEmit < maxAhead) {
+          const seq = nextSeq++;
+          const start = seq * chunkSize;
+          const n = Math.min(chunkSize, total - start);
+          const chunk: ProbeWorkerChunk = {
+            type: "chunk",
+            seq,
+            start,
+            hostIds: new Uint32Array(n),
+            ports: new Uint16Array(n),
+          };
+          for (let i = 0; i < n; i++) {
+            const target = targets[start + i]!;
+            chunk.hostIds[i] = hostIds.get(target.host)!;
+            chunk.ports[i] = target.port;
+          }
+          assigned[w]!++;
+          threads[w]!.postMessage(chunk);
+        }
+      };
+      const onDone = (w: number, message: ProbeWorkerDone) => {
+        assigned[w]!--;
+        for (const [state, n] of Object.entries(message.counts)) {
+          const key = state as ProbeState;
+          tally.counts[key] = (tally.counts[key] ?? 0) + n;
+          tally.done += n;
+        }
+        if (message.denied !== null && tally.denied === null) {
+          tally.denied = classifyNetError(
+            new Deno.errors.NotCapable(`Requires net access to "${message.denied}"`),
+            "connect",
+            message.denied,
+          );
+        }
+        results.set(message.seq, message.text);
+        for (let text = results.get(nextEmit); text !== undefined; text = results.get(nextEmit)) {
+          results.delete(nextEmit++);
+          ctx.out(text);
+        }
+        if (nextEmit === chunkCount) return resolve();
+        for (let i = 0; i < threads.length; i++) post(i);
+      };
+      for (let w = 0; w < workers; w++) {
+        const worker = new Worker(new URL("./probe_worker.ts", import.meta.url), {
+          type: "module",
+        });
+        threads.push(worker);
+        assigned.push(0);
+        worker.onmessage = (event: MessageEvent) => {
+          const message = event.data as ProbeWorkerDone | { type: "fd-limit"; cap: number } | {
+            type: "failed";
+            message: string;
+          };
+          if (message.type === "done") onDone(w, message);
+          else if (message.type === "fd-limit") setup.warnFdLimit(message.cap);
+          else reject(new Error(`probe worker failed: ${message.message}`));
+        };
+        worker.onerror = (event: ErrorEvent) => {
+          event.preventDefault();
+          reject(event.error ?? new Error(`probe worker failed: ${event.message}`));
+        };
+        worker.postMessage(init);
+      }
+      for (let w = 0; w < workers; w++) post(w);
+    });
+  } finally {
+    ctx.signal.removeEventListener("abort", onAbort);
+    for (const worker of threads) worker.terminate();
+  }
 }

@@ -31,10 +31,14 @@
  *   excess connects until they time out), at most `maxOpen` sockets in use.
  * - A self-connect (the kernel chose the probed port as our source port, and
  *   TCP simultaneous open connected the socket to itself) is closed and
- *   retried, as Go's `net.Dial` does; it is never reported as open. When a connect fails with EMFILE/ENFILE the loop lowers `maxOpen` to
+ *   retried, as Go's `net.Dial` does; it is never reported as open.
+ * - When a connect fails with EMFILE/ENFILE the loop lowers `maxOpen` to
  *   what is open now, puts the dial back at the head of the queue, calls
  *   `onFdLimit`, and retries when a socket closes; only when nothing at all is
- *   open does the dial fail.
+ *   open does the dial fail. With `sharedFds` (other threads of the process
+ *   use descriptors too) it instead waits for them a bounded number of times,
+ *   and raises `maxOpen` again step by step as sockets close, since the
+ *   descriptors the other threads held come back.
  * - One `AbortSignal` (`options.signal`) cancels everything: queued dials,
  *   connects in flight, open connections, timers. `run()` then rejects with
  *   the signal's reason, after every socket is closed and every operation has
@@ -270,6 +274,14 @@ export interface MuxOptions<T> {
   readBufferSize?: number;
   /** Called when EMFILE/ENFILE lowered `maxOpen` to `cap`. @default {undefined} */
   onFdLimit?: (cap: number, error: unknown) => void;
+  /**
+   * Other threads of this process use descriptors too (tcpc probe's
+   * workers): on EMFILE/ENFILE with no socket open here, wait 20 ms and retry
+   * (up to 100 times) instead of failing the dial, and after a lowering raise
+   * `maxOpen` by one every `maxOpen / 4 + 1` closes, back up to its first
+   * value, as the other threads free theirs. @default {false}
+   */
+  sharedFds?: boolean;
 }
 
 /** Counters of a mux, for progress lines and tests. */
@@ -302,6 +314,11 @@ export const MAX_CONNECTS_IN_FLIGHT = 128;
 
 /** How many times a self-connect (source port = destination port) is retried. */
 const SELF_CONNECT_RETRIES = 2;
+
+/** With `sharedFds`: how many times one dial waits for descriptors before it fails. */
+const FD_WAIT_RETRIES = 100;
+/** With `sharedFds`: how long each of those waits is, ms. */
+const FD_WAIT_MS = 20;
 
 const enum Ev {
   Connected,
@@ -367,6 +384,8 @@ class Slot<T> implements MuxConn<T> {
   armedAt = Infinity;
   /** Self-connects seen so far (retried up to SELF_CONNECT_RETRIES). */
   selfConnects = 0;
+  /** EMFILE waits with nothing open so far (up to FD_WAIT_RETRIES). */
+  fdWaits = 0;
   #mux: Mux<T>;
 
   constructor(
@@ -459,6 +478,13 @@ export class Mux<T> {
   #maxOpen: number;
   #bufferSize: number;
   #onFdLimit: ((cap: number, error: unknown) => void) | undefined;
+  #sharedFds: boolean;
+  /** `maxOpen` as configured: the ceiling when `sharedFds` raises it again. */
+  #maxOpenCeiling: number;
+  /** Closes since `maxOpen` was last raised (with `sharedFds`). */
+  #regrow = 0;
+  /** Dials paused until a descriptor wait ends (with `sharedFds`). */
+  #fdPaused = false;
 
   #queue = new ReadyQueue<Event<T>>();
   #heap = new TimerHeap<Slot<T> | Task>();
@@ -493,8 +519,10 @@ export class Mux<T> {
       Math.max(1, options.maxConnecting ?? MAX_CONNECTS_IN_FLIGHT),
     );
     this.#maxOpen = Math.max(1, options.maxOpen ?? Infinity);
+    this.#maxOpenCeiling = this.#maxOpen;
     this.#bufferSize = options.readBufferSize ?? 16384;
     this.#onFdLimit = options.onFdLimit;
+    this.#sharedFds = options.sharedFds ?? false;
   }
 
   /** Current counters. */
@@ -662,6 +690,7 @@ export class Mux<T> {
   }
 
   #startDials(): void {
+    if (this.#fdPaused) return;
     while (
       this.#queued > 0 && this.#connecting < this.#maxConnecting &&
       this.#connecting + this.#open < this.#maxOpen
@@ -765,6 +794,17 @@ export class Mux<T> {
         this.#fdLimitHits++;
         this.#requeue(slot);
         this.#onFdLimit?.(inUse, err);
+        return;
+      }
+      if (this.#sharedFds && slot.fdWaits < FD_WAIT_RETRIES) {
+        // Nothing open here, but other threads of this process hold
+        // descriptors and will close them: retry this dial first, later.
+        slot.fdWaits++;
+        this.#fdLimitHits++;
+        this.#requeue(slot);
+        this.#fdPaused = true;
+        this.after(FD_WAIT_MS, () => this.#fdPaused = false);
+        this.#onFdLimit?.(0, err);
         return;
       }
     }
@@ -959,6 +999,13 @@ export class Mux<T> {
           address: slot.address,
         }),
       );
+    }
+    if (this.#sharedFds && this.#maxOpen < this.#maxOpenCeiling && was !== "queued") {
+      // Other threads free descriptors too: probe upwards again.
+      if (++this.#regrow > this.#maxOpen / 4) {
+        this.#regrow = 0;
+        this.#maxOpen++;
+      }
     }
     if (was === "open") {
       this.#open--;
