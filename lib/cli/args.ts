@@ -9,6 +9,38 @@ import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { UsageError } from "../errors.ts";
 import { parseDuration } from "./duration.ts";
 
+/**
+ * Flags every command that reports shares: `--json`, `-v/--verbose`
+ * (repeatable) and `-h/--help`.
+ *
+ * @example Extend with a command's own flags
+ * ```ts
+ * import { REPORT_FLAGS } from "./args.ts";
+ * const flags = { ...REPORT_FLAGS, count: { type: "string", short: "n" } } as const;
+ * ```
+ */
+export const REPORT_FLAGS = {
+  json: { type: "boolean" },
+  verbose: { type: "boolean", short: "v", multiple: true },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/**
+ * Flags every command that dials shares: `-w/--connect-timeout`, `-4`, `-6`
+ * (read `-4`/`-6` with {@linkcode familyFlag}).
+ *
+ * @example
+ * ```ts
+ * import { DIAL_FLAGS, REPORT_FLAGS } from "./args.ts";
+ * const flags = { ...DIAL_FLAGS, ...REPORT_FLAGS } as const;
+ * ```
+ */
+export const DIAL_FLAGS = {
+  "connect-timeout": { type: "string", short: "w" },
+  ipv4: { type: "boolean", short: "4" },
+  ipv6: { type: "boolean", short: "6" },
+} as const;
+
 /** The parsed flags and positionals of one command line. */
 export interface ParsedArgs {
   /** Flag values by long name: string, boolean, or arrays for repeatable flags. */

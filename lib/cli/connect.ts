@@ -18,11 +18,13 @@ import type { CommandContext } from "./context.ts";
 import {
   boolFlag,
   countFlag,
+  DIAL_FLAGS,
   durationFlag,
   familyFlag,
   intFlag,
   parseCommandLine,
   type ParsedArgs,
+  REPORT_FLAGS,
   stringFlag,
 } from "./args.ts";
 import { formatDuration } from "./duration.ts";
@@ -79,7 +81,8 @@ Output:
  * ```
  */
 export const CONNECT_FLAGS = {
-  "connect-timeout": { type: "string", short: "w" },
+  ...DIAL_FLAGS,
+  ...REPORT_FLAGS,
   timeout: { type: "string", short: "t" },
   "idle-timeout": { type: "string", short: "i" },
   "first-byte-timeout": { type: "string" },
@@ -90,14 +93,9 @@ export const CONNECT_FLAGS = {
   crlf: { type: "boolean", short: "C" },
   "zero-io": { type: "boolean", short: "z" },
   "max-bytes": { type: "string" },
-  ipv4: { type: "boolean", short: "4" },
-  ipv6: { type: "boolean", short: "6" },
   nodelay: { type: "boolean" },
   keepalive: { type: "boolean" },
-  json: { type: "boolean" },
   hex: { type: "boolean", short: "x" },
-  verbose: { type: "boolean", short: "v", multiple: true },
-  help: { type: "boolean", short: "h" },
 } as const;
 
 /** Everything `tcpc connect` was asked to do, validated. */

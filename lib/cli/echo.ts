@@ -23,11 +23,13 @@ import { escapeBytes } from "../report/safe_text.ts";
 import {
   boolFlag,
   countFlag,
+  DIAL_FLAGS,
   durationFlag,
   familyFlag,
   intFlag,
   parseCommandLine,
   type ParsedArgs,
+  REPORT_FLAGS,
   stringFlag,
   stringsFlag,
 } from "./args.ts";
@@ -86,6 +88,8 @@ EOF) never came, or --deadline; 6 a reply differed.`;
  * ```
  */
 export const ECHO_FLAGS = {
+  ...DIAL_FLAGS,
+  ...REPORT_FLAGS,
   message: { type: "string", short: "m", multiple: true },
   size: { type: "string" },
   expect: { type: "string" },
@@ -93,14 +97,8 @@ export const ECHO_FLAGS = {
   duration: { type: "string" },
   connections: { type: "string", short: "c" },
   pipeline: { type: "string" },
-  "connect-timeout": { type: "string", short: "w" },
   timeout: { type: "string", short: "t" },
   deadline: { type: "string" },
-  ipv4: { type: "boolean", short: "4" },
-  ipv6: { type: "boolean", short: "6" },
-  json: { type: "boolean" },
-  verbose: { type: "boolean", short: "v", multiple: true },
-  help: { type: "boolean", short: "h" },
 } as const;
 
 /** The recipe's two messages. */

@@ -17,10 +17,12 @@ import type { CommandContext } from "./context.ts";
 import {
   boolFlag,
   countFlag,
+  DIAL_FLAGS,
   durationFlag,
   familyFlag,
   intFlag,
   parseCommandLine,
+  REPORT_FLAGS,
 } from "./args.ts";
 import { formatDuration } from "./duration.ts";
 import { parseHostPort } from "./target.ts";
@@ -60,14 +62,10 @@ does not resolve, 2 usage error.`;
  * ```
  */
 export const PING_FLAGS = {
+  ...DIAL_FLAGS,
+  ...REPORT_FLAGS,
   count: { type: "string", short: "n" },
   interval: { type: "string", short: "i" },
-  "connect-timeout": { type: "string", short: "w" },
-  ipv4: { type: "boolean", short: "4" },
-  ipv6: { type: "boolean", short: "6" },
-  json: { type: "boolean" },
-  verbose: { type: "boolean", short: "v", multiple: true },
-  help: { type: "boolean", short: "h" },
 } as const;
 
 /** Everything `tcpc ping` was asked to do, validated. */

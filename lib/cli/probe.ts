@@ -27,6 +27,7 @@ import {
   durationFlag,
   intFlag,
   parseCommandLine,
+  REPORT_FLAGS,
   stringFlag,
   stringsFlag,
 } from "./args.ts";
@@ -63,16 +64,14 @@ Exit: 0 every target open (and matched); 6 only expectations failed;
 
 /** The flags of `tcpc probe`, for node:util parseArgs. */
 export const PROBE_FLAGS = {
+  ...REPORT_FLAGS,
   file: { type: "string", short: "f", multiple: true },
   concurrency: { type: "string", short: "c" },
   "connect-timeout": { type: "string", short: "w" },
   send: { type: "string" },
   expect: { type: "string" },
   "expect-re": { type: "string" },
-  json: { type: "boolean" },
   workers: { type: "string" },
-  verbose: { type: "boolean", short: "v", multiple: true },
-  help: { type: "boolean", short: "h" },
 } as const;
 
 /** Everything `tcpc probe` was asked to do, validated. */
