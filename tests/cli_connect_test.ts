@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { cleanStderr, REPO, runCli, spawnCli } from "./peers/cli.ts";
 import { freePort, startBuiltin, startHanging, startSocat } from "./peers/servers.ts";
 import { planConnect } from "../lib/cli/connect.ts";
+import { resolve } from "../lib/net/dial.ts";
 import { UsageError } from "../lib/errors.ts";
 
 const encoder = new TextEncoder();
@@ -585,4 +586,19 @@ Deno.test("tcpc keeps every byte received before its idle timeout fires", async 
     listener.close();
     await serving;
   }
+});
+
+Deno.test("tcpc --json names the resolved addresses even when every connect fails", async () => {
+  const port = String(freePort());
+  const r = await runCli(["localhost", port, "--json"]);
+  assert.equal(r.code, 1, r.err);
+  const record = JSON.parse(r.out);
+  // Whatever this machine's resolver says localhost is (127.0.0.1, and ::1 where listed).
+  assert.deepEqual(record.addresses, await resolve("localhost"));
+  assert.ok(record.addresses.length > 0);
+  assert.equal(typeof record.timings.resolveMs, "number");
+  assert.equal(record.timings.connectMs, null);
+  assert.equal(record.remote, null);
+  assert.equal(record.close, null);
+  assert.equal(record.error.kind, "refused");
 });

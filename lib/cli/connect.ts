@@ -340,6 +340,10 @@ async function connect(plan: ConnectPlan, file: Deno.FsFile | null, ctx: Command
       signal: deadline.signal,
       noDelay: plan.noDelay,
       keepAlive: plan.keepAlive,
+      onResolved: (addresses, resolveMs) => {
+        record.addresses = addresses;
+        record.timings.resolveMs = toMicros(resolveMs);
+      },
     };
     setIf(dialOptions, "connectTimeoutMs", plan.connectTimeoutMs);
     setIf(dialOptions, "family", plan.family);

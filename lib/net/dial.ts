@@ -34,6 +34,11 @@ export interface DialOptions {
   noDelay?: boolean;
   /** Enable TCP keepalive on the connection. @default {false} */
   keepAlive?: boolean;
+  /**
+   * Called once the host is resolved, before any connect: what a report needs
+   * even when every connect then fails. @default {undefined}
+   */
+  onResolved?: (addresses: string[], resolveMs: number) => void;
 }
 
 /** A connection and how it was made. */
@@ -251,6 +256,7 @@ export async function dial(host: string, port: number, options: DialOptions = {}
   const signal = AbortSignal.any(signals.filter((s): s is AbortSignal => s !== undefined));
   const addresses = await resolve(host, { ...options, signal });
   const resolved = performance.now();
+  options.onResolved?.(addresses, resolved - started);
   const isV6 = (a: string) => a.includes(":");
   const firstV6 = isV6(addresses[0] ?? "");
   const primaries = addresses.filter((a) => isV6(a) === firstV6);
