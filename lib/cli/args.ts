@@ -7,6 +7,7 @@
 
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { UsageError } from "../errors.ts";
+import type { CommandContext } from "./context.ts";
 import { parseDuration } from "./duration.ts";
 
 /**
@@ -230,4 +231,50 @@ export function familyFlag(args: ParsedArgs): 4 | 6 | undefined {
   const v6 = boolFlag(args, "ipv6");
   if (v4 && v6) throw new UsageError("conflicting flags -4 and -6: give only one");
   return v4 ? 4 : v6 ? 6 : undefined;
+}
+
+/** What {@linkcode prepareCommand} needs to know about a command. */
+export interface CommandSpec<P> {
+  /** The command's name for messages, e.g. `tcpc ping`. */
+  command: string;
+  /** Its flags; must include `help` and `verbose`. */
+  options: ParseArgsOptionsConfig;
+  /** Its usage text, printed for `--help`. */
+  help: string;
+  /** Validates the parsed flags into a plan (throws {@linkcode UsageError}). */
+  plan: (args: ParsedArgs) => P | Promise<P>;
+}
+
+/**
+ * The start every command shares: parse strictly, answer `--help`, validate
+ * into a plan, and set the log level from `-v`. Resolves to null when help was
+ * printed (the command then returns 0).
+ *
+ * @example
+ * ```ts
+ * import { countFlag, prepareCommand, REPORT_FLAGS } from "./args.ts";
+ * import type { CommandContext } from "./context.ts";
+ * declare const ctx: CommandContext;
+ * const plan = await prepareCommand(["-v"], ctx, {
+ *   command: "tcpc example",
+ *   options: REPORT_FLAGS,
+ *   help: "Usage: tcpc example",
+ *   plan: (args) => ({ verbosity: countFlag(args, "verbose") }),
+ * });
+ * if (plan === null) console.log("help printed");
+ * ```
+ */
+export async function prepareCommand<P extends { verbosity: number }>(
+  argv: string[],
+  ctx: CommandContext,
+  spec: CommandSpec<P>,
+): Promise<P | null> {
+  const args = parseCommandLine(argv, { options: spec.options, command: spec.command });
+  if (boolFlag(args, "help")) {
+    ctx.out(spec.help);
+    return null;
+  }
+  const plan = await spec.plan(args);
+  await ctx.setVerbosity(plan.verbosity);
+  return plan;
 }

@@ -24,6 +24,7 @@ import {
   intFlag,
   parseCommandLine,
   type ParsedArgs,
+  prepareCommand,
   REPORT_FLAGS,
   stringFlag,
 } from "./args.ts";
@@ -285,13 +286,13 @@ async function openInput(plan: ConnectPlan): Promise<Deno.FsFile | null> {
  * ```
  */
 export async function runConnect(argv: string[], ctx: CommandContext): Promise<number> {
-  const args = parseCommandLine(argv, { options: CONNECT_FLAGS, command: "tcpc connect" });
-  if (boolFlag(args, "help")) {
-    ctx.out(CONNECT_HELP);
-    return 0;
-  }
-  const plan = planFromArgs(args);
-  await ctx.setVerbosity(plan.verbosity);
+  const plan = await prepareCommand(argv, ctx, {
+    command: "tcpc connect",
+    options: CONNECT_FLAGS,
+    help: CONNECT_HELP,
+    plan: planFromArgs,
+  });
+  if (plan === null) return 0;
   const file = await openInput(plan);
   try {
     return await connect(plan, file, ctx);

@@ -29,6 +29,7 @@ import {
   intFlag,
   parseCommandLine,
   type ParsedArgs,
+  prepareCommand,
   REPORT_FLAGS,
   stringFlag,
   stringsFlag,
@@ -441,13 +442,13 @@ export function echoReportLines(record: EchoRecord): string[] {
  * ```
  */
 export async function runEcho(argv: string[], ctx: CommandContext): Promise<number> {
-  const args = parseCommandLine(argv, { options: ECHO_FLAGS, command: "tcpc echo" });
-  if (boolFlag(args, "help")) {
-    ctx.out(ECHO_HELP);
-    return 0;
-  }
-  const plan = planFromArgs(args);
-  await ctx.setVerbosity(plan.verbosity);
+  const plan = await prepareCommand(argv, ctx, {
+    command: "tcpc echo",
+    options: ECHO_FLAGS,
+    help: ECHO_HELP,
+    plan: planFromArgs,
+  });
+  if (plan === null) return 0;
   const logger = log("echo");
   using deadline = deadlineSignal(ctx.signal, plan.deadlineMs);
   const options: EchoRunOptions = {

@@ -22,6 +22,8 @@ import {
   familyFlag,
   intFlag,
   parseCommandLine,
+  type ParsedArgs,
+  prepareCommand,
   REPORT_FLAGS,
 } from "./args.ts";
 import { formatDuration } from "./duration.ts";
@@ -124,7 +126,10 @@ export interface PingSummaryRecord extends PingStats {
  * ```
  */
 export function planPing(argv: string[]): PingPlan {
-  const args = parseCommandLine(argv, { options: PING_FLAGS, command: "tcpc ping" });
+  return planFromArgs(parseCommandLine(argv, { options: PING_FLAGS, command: "tcpc ping" }));
+}
+
+function planFromArgs(args: ParsedArgs): PingPlan {
   const { host, port } = parseHostPort(args.positionals, "ping");
   const family = familyFlag(args);
   const timeoutMs = durationFlag(args, "connect-timeout") ?? 2000;
@@ -153,13 +158,14 @@ export function planPing(argv: string[]): PingPlan {
  * ```
  */
 export async function runPing(argv: string[], ctx: CommandContext): Promise<number> {
-  const args = parseCommandLine(argv, { options: PING_FLAGS, command: "tcpc ping" });
-  if (boolFlag(args, "help")) {
-    ctx.out(PING_HELP);
-    return 0;
-  }
-  const plan = planPing(argv);
-  await ctx.setVerbosity(plan.verbosity);
+  const prepared = await prepareCommand(argv, ctx, {
+    command: "tcpc ping",
+    options: PING_FLAGS,
+    help: PING_HELP,
+    plan: planFromArgs,
+  });
+  if (prepared === null) return 0;
+  const plan = prepared;
   const resolveOptions: Parameters<typeof resolve>[1] = {
     connectTimeoutMs: plan.timeoutMs,
     signal: ctx.signal,

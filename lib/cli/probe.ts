@@ -27,6 +27,8 @@ import {
   durationFlag,
   intFlag,
   parseCommandLine,
+  type ParsedArgs,
+  prepareCommand,
   REPORT_FLAGS,
   stringFlag,
   stringsFlag,
@@ -127,7 +129,12 @@ async function readTargetFile(path: string): Promise<string[]> {
  * ```
  */
 export async function planProbe(argv: string[]): Promise<ProbePlan> {
-  const args = parseCommandLine(argv, { options: PROBE_FLAGS, command: "tcpc probe" });
+  return await planFromArgs(
+    parseCommandLine(argv, { options: PROBE_FLAGS, command: "tcpc probe" }),
+  );
+}
+
+async function planFromArgs(args: ParsedArgs): Promise<ProbePlan> {
   const texts = [...args.positionals];
   for (const path of stringsFlag(args, "file")) texts.push(...await readTargetFile(path));
   if (texts.length === 0) {
@@ -213,14 +220,13 @@ async function resolveHosts(
  * ```
  */
 export async function runProbe(argv: string[], ctx: CommandContext): Promise<number> {
-  const args = parseCommandLine(argv, { options: PROBE_FLAGS, command: "tcpc probe" });
-  if (boolFlag(args, "help")) {
-    ctx.out(PROBE_HELP);
-    return 0;
-  }
-  const plan = await planProbe(argv);
-  await ctx.setVerbosity(plan.verbosity);
-  return await probe(plan, ctx);
+  const plan = await prepareCommand(argv, ctx, {
+    command: "tcpc probe",
+    options: PROBE_FLAGS,
+    help: PROBE_HELP,
+    plan: planFromArgs,
+  });
+  return plan === null ? 0 : await probe(plan, ctx);
 }
 
 /** Runs of this many targets or more use worker threads unless `--workers` says otherwise. */
