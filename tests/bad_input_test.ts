@@ -130,23 +130,14 @@ const PING_ROWS: Row[] = [
   { argv: ["ping", H, P, "-4", "-6"], names: "-4 and -6" },
 ];
 
-const exists = (path: string) => {
-  try {
-    Deno.statSync(new URL(path, import.meta.url));
-    return true;
-  } catch {
-    return false;
-  }
-};
-
 const ROWS: Row[] = [
   ...CONNECT_ROWS,
   ...SERVE_ROWS,
   ...KERNEL_ROWS,
   ...DEMO_ROWS,
-  ...(exists("../lib/cli/echo.ts") ? ECHO_ROWS : []),
-  ...(exists("../lib/cli/probe.ts") ? PROBE_ROWS : []),
-  ...(exists("../lib/cli/ping.ts") ? PING_ROWS : []),
+  ...ECHO_ROWS,
+  ...PROBE_ROWS,
+  ...PING_ROWS,
 ];
 
 interface Outcome {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { runCli } from "./peers/cli.ts";
 import { freePort, startBuiltin, startHanging, startRedis } from "./peers/servers.ts";
-import { netnsUnavailable, runInNetns } from "./peers/netns.ts";
+import { LISTEN_2500, runInNetns, skipWithoutNetns } from "./peers/netns.ts";
 import { planProbe } from "../lib/cli/probe.ts";
 import { UsageError } from "../lib/errors.ts";
 import type { ProbeRecord } from "../lib/report/probe_table.ts";
@@ -241,21 +241,10 @@ Deno.test("tcpc probe with ulimit -n 64 lowers its concurrency on EMFILE and fin
 });
 
 Deno.test("tcpc probe sweeps a port range inside a private network namespace", async (t) => {
-  const why = await netnsUnavailable();
-  if (why !== null) {
-    // Reported as an ignored step, so the skip and its reason show in the output.
-    await t.step({
-      name: `skipped: private network namespaces are unavailable here (${why})`,
-      ignore: true,
-      fn: () => {},
-    });
-    return;
-  }
+  if (await skipWithoutNetns(t)) return;
   // Only inside the namespace: one listener on port 2500, everything else closed.
   const script = [
-    "socat TCP-LISTEN:2500,bind=127.0.0.1,fork,reuseaddr /dev/null &",
-    "pid=$!",
-    "for i in $(seq 50); do ss -ltn | grep -q ':2500 ' && break; sleep 0.1; done",
+    ...LISTEN_2500,
     `"$0" run -P main.ts probe 127.0.0.1:1-20000 -c 1000 -w 1s --json`,
     "code=$?",
     "kill $pid",

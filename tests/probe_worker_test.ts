@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { runCli } from "./peers/cli.ts";
 import { startBuiltin, startHanging } from "./peers/servers.ts";
-import { netnsUnavailable, runInNetns } from "./peers/netns.ts";
+import { LISTEN_2500, runInNetns, skipWithoutNetns } from "./peers/netns.ts";
 import { planProbe } from "../lib/cli/probe.ts";
 import { UsageError } from "../lib/errors.ts";
 import type { ProbeRecord } from "../lib/report/probe_table.ts";
@@ -28,21 +28,11 @@ Deno.test("planProbe() reads --workers and rejects bad values", async () => {
 });
 
 Deno.test("tcpc probe gives the same records in target order on worker threads as on one thread", async (t) => {
-  const why = await netnsUnavailable();
-  if (why !== null) {
-    await t.step({
-      name: `skipped: private network namespaces are unavailable here (${why})`,
-      ignore: true,
-      fn: () => {},
-    });
-    return;
-  }
+  if (await skipWithoutNetns(t)) return;
   // Only inside the namespace: a listener on 2500, everything else closed.
   // 3,000 targets on 3 workers are 24 chunks of 125, finished out of order.
   const script = [
-    "socat TCP-LISTEN:2500,bind=127.0.0.1,fork,reuseaddr /dev/null &",
-    "pid=$!",
-    "for i in $(seq 50); do ss -ltn | grep -q ':2500 ' && break; sleep 0.1; done",
+    ...LISTEN_2500,
     `"$0" run -P main.ts probe 127.0.0.1:1-3000 -w 1s --json --workers 1 > one.out`,
     `"$0" run -P main.ts probe 127.0.0.1:1-3000 -w 1s --json --workers 3 > three.out`,
     `"$0" run -P main.ts probe 127.0.0.1:1-3000 -w 1s --workers 3 > table.out`,

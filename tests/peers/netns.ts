@@ -87,3 +87,26 @@ export async function runInNetns(
     clearTimeout(killer);
   }
 }
+
+/**
+ * Registers an ignored step naming why namespaces are unavailable and returns
+ * true (the test then returns), or returns false when they work.
+ */
+export async function skipWithoutNetns(t: Deno.TestContext): Promise<boolean> {
+  const why = await netnsUnavailable();
+  if (why === null) return false;
+  // An ignored step, so the skip and its reason show in the output.
+  await t.step({
+    name: `skipped: private network namespaces are unavailable here (${why})`,
+    ignore: true,
+    fn: () => {},
+  });
+  return true;
+}
+
+/** Shell lines that start one listener on 127.0.0.1:2500 inside the namespace and wait for it. */
+export const LISTEN_2500: readonly string[] = [
+  "socat TCP-LISTEN:2500,bind=127.0.0.1,fork,reuseaddr /dev/null &",
+  "pid=$!",
+  "for i in $(seq 50); do ss -ltn | grep -q ':2500 ' && break; sleep 0.1; done",
+];
