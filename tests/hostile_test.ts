@@ -13,7 +13,7 @@ import { runProbe } from "../lib/cli/probe.ts";
 import assert from "node:assert/strict";
 import { cleanStderr, REPO } from "./peers/cli.ts";
 import { canKillSockets, startFlooder, startMassReset, startSender } from "./peers/faulty.ts";
-import type { CommandContext } from "../lib/cli/context.ts";
+import { collectingContext } from "./peers/context.ts";
 
 const encoder = new TextEncoder();
 
@@ -157,17 +157,7 @@ Deno.test({
   const COUNT = 5000;
   await using peer = startMassReset(COUNT);
   const targets = await Deno.makeTempFile({ prefix: "tcpc_hostile_" });
-  const out: string[] = [];
-  const err: string[] = [];
-  const ctx: CommandContext = {
-    signal: new AbortController().signal,
-    stdin: { read: () => Promise.resolve(null) },
-    stdout: { write: (data) => Promise.resolve(data.length) },
-    out: (line) => out.push(line),
-    err: (line) => err.push(line),
-    stderrIsTerminal: false,
-    setVerbosity: () => Promise.resolve(),
-  };
+  const { ctx, out } = collectingContext();
   try {
     await Deno.writeTextFile(targets, `127.0.0.1:${peer.port}\n`.repeat(COUNT));
     // Each probe sends, then waits for a reply that never comes: all 5,000

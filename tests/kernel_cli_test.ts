@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import type { CommandContext } from "../lib/cli/context.ts";
+import { collectingContext } from "./peers/context.ts";
 import { KERNEL_HELP, runKernel } from "../lib/cli/kernel.ts";
 import { UsageError } from "../lib/errors.ts";
 import { KERNEL_PARAM_NAMES, type KernelParamName } from "../lib/kernel/params.ts";
@@ -10,21 +10,6 @@ const REPO = fileURLToPath(new URL("..", import.meta.url));
 const TUNED = fileURLToPath(new URL("./fixtures/proc/tuned", import.meta.url));
 const BROKEN = fileURLToPath(new URL("./fixtures/proc/broken", import.meta.url));
 const LINUX = Deno.build.os === "linux";
-
-function collector(): { ctx: CommandContext; out: string[]; err: string[] } {
-  const out: string[] = [];
-  const err: string[] = [];
-  const ctx: CommandContext = {
-    signal: new AbortController().signal,
-    stdin: { read: () => Promise.resolve(null) },
-    stdout: { write: (data) => Promise.resolve(data.length) },
-    out: (line) => out.push(line),
-    err: (line) => err.push(line),
-    stderrIsTerminal: false,
-    setVerbosity: () => Promise.resolve(),
-  };
-  return { ctx, out, err };
-}
 
 /** Live values via `cat`: the test process may not read /proc itself (Deno wants --allow-all). */
 async function catProc(): Promise<Map<KernelParamName, number[]>> {
@@ -66,7 +51,7 @@ function flat(value: number | number[] | undefined): number[] {
 }
 
 Deno.test("runKernel() prints a table from a fixture tree", async () => {
-  const { ctx, out, err } = collector();
+  const { ctx, out, err } = collectingContext();
   assert.equal(await runKernel(["--root", TUNED], ctx), 0);
   assert.deepEqual(err, []);
   assert.match(out[0] ?? "", /^PARAMETER +VALUE +SOURCE +MEANING +CONSEQUENCE$/);
@@ -82,7 +67,7 @@ Deno.test("runKernel() prints a table from a fixture tree", async () => {
 });
 
 Deno.test("runKernel() lists notes after the table for assumed values", async () => {
-  const { ctx, out } = collector();
+  const { ctx, out } = collectingContext();
   assert.equal(await runKernel(["--root", BROKEN + "/"], ctx), 0);
   const notes = out.slice(out.indexOf("notes:") + 1);
   assert.ok(notes.length > 0);
@@ -96,7 +81,7 @@ Deno.test("runKernel() lists notes after the table for assumed values", async ()
 });
 
 Deno.test("runKernel() prints one JSON object with --json", async () => {
-  const { ctx, out, err } = collector();
+  const { ctx, out, err } = collectingContext();
   assert.equal(await runKernel(["--json", "--root", TUNED], ctx), 0);
   assert.equal(out.length, 1);
   assert.deepEqual(err, []);
@@ -125,7 +110,7 @@ Deno.test("runKernel() prints one JSON object with --json", async () => {
 });
 
 Deno.test("runKernel() marks derived values from assumed inputs as default", async () => {
-  const { ctx, out, err } = collector();
+  const { ctx, out, err } = collectingContext();
   assert.equal(await runKernel(["--json", "--root", BROKEN], ctx), 0);
   const report: KernelReportJson = JSON.parse(out[0] ?? "");
   assert.equal(report.derived.maxConnectMs.source, "default");
@@ -135,7 +120,7 @@ Deno.test("runKernel() marks derived values from assumed inputs as default", asy
 });
 
 Deno.test("runKernel() prints its help", async () => {
-  const { ctx, out } = collector();
+  const { ctx, out } = collectingContext();
   assert.equal(await runKernel(["--help"], ctx), 0);
   assert.equal(out.join("\n"), KERNEL_HELP);
 });
@@ -149,7 +134,7 @@ Deno.test("runKernel() rejects bad flags and arguments with a UsageError", async
     [["--root", ""], /^kernel: invalid value "" for --root/],
   ];
   for (const [argv, message] of cases) {
-    const { ctx, out } = collector();
+    const { ctx, out } = collectingContext();
     await assert.rejects(runKernel(argv, ctx), (err: unknown) => {
       assert.ok(err instanceof UsageError, String(err));
       assert.match(err.message, message);
