@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { dial, joinHostPort, resolve } from "../lib/net/dial.ts";
+import { dial, resolve } from "../lib/net/dial.ts";
+import { joinHostPort } from "../lib/net/address.ts";
 import { NetError } from "../lib/errors.ts";
 import { freePort, startBuiltin, startHanging } from "./peers/servers.ts";
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { formatDuration, parseDuration } from "../lib/cli/duration.ts";
+import { parseDuration } from "../lib/cli/duration.ts";
+import { formatDuration } from "../lib/report/duration.ts";
 import { UsageError } from "../lib/errors.ts";
 
 Deno.test("parseDuration() accepts the documented forms", () => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { runSession, type SessionOptions, type SessionResult } from "../lib/net/session.ts";
 import { NetError } from "../lib/errors.ts";
-import type { ByteReader } from "../lib/cli/context.ts";
+import type { ByteReader } from "../lib/stream.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { hostKind, parseHost, parsePort, parseTarget } from "../lib/cli/target.ts";
+import { parseHost, parsePort, parseTarget } from "../lib/cli/target.ts";
+import { hostKind } from "../lib/net/address.ts";
 import { UsageError } from "../lib/errors.ts";
 
 function assertUsage(fn: () => unknown, quoted: string): void {
@@ -31,6 +32,8 @@ Deno.test("parseHost() accepts literals and names, removing IPv6 brackets", () =
     ["[::1]", "::1"],
     ["2001:db8::1", "2001:db8::1"],
     ["::ffff:127.0.0.1", "::ffff:127.0.0.1"],
+    ["fe80::1%lo", "fe80::1%lo"],
+    ["[fe80::1%lo]", "fe80::1%lo"],
     ["localhost", "localhost"],
     ["my-host.example.", "my-host.example."],
     ["_srv.example", "_srv.example"],
@@ -58,6 +61,13 @@ Deno.test("parseHost() rejects bad hosts naming the value", () => {
     "host/path",
     "émoji.example",
     "x\u001b[31m",
+    // getaddrinfo reads these as octal or hex: 127.0.0.010 would reach 127.0.0.8.
+    "127.0.0.010",
+    "010.0.0.1",
+    "0x7f.1",
+    "0x7f000001",
+    "127.1",
+    "fe80::1%",
   ];
   for (const text of bad) assertUsage(() => parseHost(text), text);
 });

@@ -5,10 +5,10 @@
  * @module
  */
 
-import { encodeBase64 } from "../report/base64.ts";
 import { UsageError } from "../errors.ts";
 import { log } from "../log.ts";
-import { dial, type DialResult, joinHostPort } from "../net/dial.ts";
+import { joinHostPort } from "../net/address.ts";
+import { dial, type DialResult } from "../net/dial.ts";
 import { type CloseReason, runSession, type SessionResult } from "../net/session.ts";
 import { readConnectLimit } from "../kernel/read.ts";
 import { escapeBytes } from "../report/safe_text.ts";
@@ -28,7 +28,7 @@ import {
   REPORT_FLAGS,
   stringFlag,
 } from "./args.ts";
-import { formatDuration } from "./duration.ts";
+import { formatDuration } from "../report/duration.ts";
 import { parseEscapes } from "./escape.ts";
 import { parseHostPort } from "./target.ts";
 import { deadlineSignal } from "../net/deadline.ts";
@@ -249,7 +249,7 @@ function dataField(chunks: Uint8Array[], total: number): ConnectRecord["data"] {
   try {
     return { text: utf8.decode(all) };
   } catch {
-    return { base64: encodeBase64(all) };
+    return { base64: all.toBase64() };
   }
 }
 

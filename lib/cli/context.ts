@@ -5,17 +5,7 @@
  * @module
  */
 
-/** A byte source, such as `Deno.stdin`. */
-export interface ByteReader {
-  /** Reads into `buffer`; resolves to the count read, or null at end of input. */
-  read(buffer: Uint8Array): Promise<number | null>;
-}
-
-/** A byte sink, such as `Deno.stdout`. */
-export interface ByteWriter {
-  /** Writes some of `data`; resolves to the count written. */
-  write(data: Uint8Array): Promise<number>;
-}
+import type { ByteReader, ByteWriter } from "../stream.ts";
 
 /**
  * The environment a command runs in.

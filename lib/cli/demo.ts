@@ -11,7 +11,7 @@ import { runSession } from "../net/session.ts";
 import { serve } from "../net/server.ts";
 import { escapeBytes } from "../report/safe_text.ts";
 import type { CommandContext } from "./context.ts";
-import { formatDuration } from "./duration.ts";
+import { formatDuration } from "../report/duration.ts";
 import { parseCommandLine } from "./args.ts";
 import { UsageError } from "../errors.ts";
 

@@ -9,7 +9,7 @@
 
 import { type ErrorKind, errorKind, UsageError } from "../errors.ts";
 import { log } from "../log.ts";
-import { joinHostPort } from "../net/dial.ts";
+import { joinHostPort } from "../net/address.ts";
 import { deadlineSignal } from "../net/deadline.ts";
 import {
   type EchoFailure,
@@ -35,7 +35,7 @@ import {
   stringsFlag,
 } from "./args.ts";
 import type { CommandContext } from "./context.ts";
-import { formatDuration } from "./duration.ts";
+import { formatDuration } from "../report/duration.ts";
 import { parseEscapes } from "./escape.ts";
 import { parseHostPort } from "./target.ts";
 

@@ -8,7 +8,8 @@
 
 import { errorKind, EXIT_CODES, UsageError } from "../errors.ts";
 import { log } from "../log.ts";
-import { joinHostPort, resolve } from "../net/dial.ts";
+import { joinHostPort } from "../net/address.ts";
+import { resolve } from "../net/dial.ts";
 import { Mux } from "../net/mux.ts";
 import { type ErrorRecord, errorRecord } from "../report/error_record.ts";
 import { failedConnectState, type ProbeState } from "../report/probe_table.ts";
@@ -26,7 +27,7 @@ import {
   prepareCommand,
   REPORT_FLAGS,
 } from "./args.ts";
-import { formatDuration } from "./duration.ts";
+import { formatDuration } from "../report/duration.ts";
 import { parseHostPort } from "./target.ts";
 
 /**

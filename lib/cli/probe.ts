@@ -8,7 +8,8 @@
 
 import { errorKind, UsageError } from "../errors.ts";
 import { log } from "../log.ts";
-import { joinHostPort, resolve } from "../net/dial.ts";
+import { joinHostPort } from "../net/address.ts";
+import { resolve } from "../net/dial.ts";
 import { readFdLimit } from "../net/fd_limit.ts";
 import { MAX_CONNECTS_IN_FLIGHT } from "../net/mux.ts";
 import { classifyNetError } from "../net/net_errors.ts";
@@ -33,10 +34,10 @@ import {
   stringFlag,
   stringsFlag,
 } from "./args.ts";
-import { formatDuration } from "./duration.ts";
+import { formatDuration } from "../report/duration.ts";
 import { parseEscapes } from "./escape.ts";
-import { type ProbeExpect, ProbeShard, roundMs, type ShardTarget } from "./probe_shard.ts";
-import type { ProbeWorkerChunk, ProbeWorkerDone, ProbeWorkerInit } from "./probe_worker.ts";
+import { type ProbeExpect, ProbeShard, roundMs, type ShardTarget } from "../net/probe_shard.ts";
+import type { ProbeWorkerChunk, ProbeWorkerDone, ProbeWorkerInit } from "../net/probe_worker.ts";
 import { parseTarget } from "./target.ts";
 
 /** Usage text of `tcpc probe`. */
@@ -458,7 +459,7 @@ async function probeHere(setup: RunSetup): Promise<void> {
 }
 
 /**
- * The run split over worker threads (lib/cli/probe_worker.ts) in chunks of
+ * The run split over worker threads (lib/net/probe_worker.ts) in chunks of
  * consecutive targets, handed out as workers finish them; output goes out
  * chunk by chunk in target order. At most `workers * 4` chunks are out past
  * the first unprinted one, so memory stays bounded on any run length.
@@ -542,7 +543,7 @@ async function probeInWorkers(setup: RunSetup, workers: number): Promise<void> {
         for (let i = 0; i < threads.length; i++) post(i);
       };
       for (let w = 0; w < workers; w++) {
-        const worker = new Worker(new URL("./probe_worker.ts", import.meta.url), {
+        const worker = new Worker(new URL("../net/probe_worker.ts", import.meta.url), {
           type: "module",
         });
         threads.push(worker);

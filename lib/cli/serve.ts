@@ -5,7 +5,7 @@
  */
 
 import { UsageError } from "../errors.ts";
-import { joinHostPort } from "../net/dial.ts";
+import { joinHostPort } from "../net/address.ts";
 import { serve, type ServeMode } from "../net/server.ts";
 import { boolFlag, countFlag, parseCommandLine, stringFlag } from "./args.ts";
 import type { CommandContext } from "./context.ts";

@@ -6,36 +6,11 @@
  */
 
 import { UsageError } from "../errors.ts";
+import { hostKind } from "../net/address.ts";
 
-const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 const LABEL = /^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/;
-
-/** The family of a host: an IPv4 or IPv6 literal, or a name to resolve. */
-export type HostKind = "ipv4" | "ipv6" | "name";
-
-/**
- * Tells an IPv4 literal, an IPv6 literal or a host name apart, without resolving.
- *
- * @example
- * ```ts
- * import { hostKind } from "./target.ts";
- * console.log(hostKind("::1")); // ipv6
- * ```
- */
-export function hostKind(host: string): HostKind {
-  if (IPV4.test(host)) return "ipv4";
-  if (host.includes(":")) return "ipv6";
-  return "name";
-}
-
-function isIpv6(text: string): boolean {
-  // URL parsing is the platform's own IPv6 validator; it needs brackets.
-  try {
-    return new URL(`http://[${text}]/`).hostname.length > 2;
-  } catch {
-    return false;
-  }
-}
+/** Dotted numbers that are not plain dotted decimal: getaddrinfo reads them as octal or hex. */
+const NUMERIC_V4 = /^(?:0x[0-9a-f]*|\d+)(?:\.(?:0x[0-9a-f]*|\d+))*$/i;
 
 /**
  * Validates a host: an IPv4 literal, an IPv6 literal (brackets allowed and
@@ -52,21 +27,19 @@ export function parseHost(text: string): string {
   const host = text.startsWith("[") && text.endsWith("]") ? text.slice(1, -1) : text;
   const bad = (why: string) => new UsageError(`invalid host "${text}": ${why}`);
   if (host.length === 0) throw bad("empty");
-  const v4 = IPV4.exec(host);
-  if (v4) {
-    if (v4.slice(1).some((octet) => Number(octet) > 255)) throw bad("octet above 255");
-    return host;
-  }
-  if (host.includes(":")) {
-    if (!isIpv6(host)) throw bad("not an IPv6 address");
-    return host;
-  }
+  const kind = hostKind(host);
+  if (kind === "ipv4") return host;
+  if (kind === "ipv6") return host;
+  if (host.includes(":") || host.includes("%")) throw bad("not an IPv6 address");
   if (host.length > 253) throw bad(`${host.length} characters, at most 253`);
   const name = host.endsWith(".") ? host.slice(0, -1) : host;
   if (!name.split(".").every((label) => LABEL.test(label))) {
     throw bad("not a host name (letters, digits, '-' and '.' only)");
   }
-  if (/^[\d.]+$/.test(name)) throw bad("not an IPv4 address");
+  if (NUMERIC_V4.test(name)) {
+    // 127.0.0.010 is 127.0.0.8 to getaddrinfo, 0x7f.1 is 127.0.0.1: refuse them.
+    throw bad("not an IPv4 address (use four decimal numbers 0-255, no leading zeros)");
+  }
   return host;
 }
 

@@ -5,7 +5,7 @@
  */
 
 import { NetError } from "../errors.ts";
-import { formatDuration } from "../cli/duration.ts";
+import { formatDuration } from "../report/duration.ts";
 
 /** A signal that aborts with the parent or when the deadline passes; dispose to clear the timer. */
 export interface DeadlineSignal extends Disposable {

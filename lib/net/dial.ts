@@ -9,8 +9,8 @@
 import { lookup } from "node:dns/promises";
 import { Interrupted, NetError } from "../errors.ts";
 import { classifyNetError } from "./net_errors.ts";
-import { hostKind } from "../cli/target.ts";
-import { formatDuration } from "../cli/duration.ts";
+import { hostKind, joinHostPort } from "./address.ts";
+import { formatDuration } from "../report/duration.ts";
 import { readConnectLimit } from "../kernel/read.ts";
 
 /** Options of {@linkcode dial} and {@linkcode resolve}. */
@@ -55,19 +55,6 @@ export interface DialResult {
   resolveMs: number;
   /** Time from the first connect attempt to the connection, ms. */
   connectMs: number;
-}
-
-/**
- * Formats `ip:port`, with brackets for IPv6.
- *
- * @example
- * ```ts
- * import { joinHostPort } from "./dial.ts";
- * console.log(joinHostPort("::1", 80)); // [::1]:80
- * ```
- */
-export function joinHostPort(host: string, port: number): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 function rejectOnAbort(signal: AbortSignal): { promise: Promise<never>; dispose(): void } {

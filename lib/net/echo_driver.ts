@@ -24,9 +24,10 @@
  */
 
 import { NetError, VerifyError } from "../errors.ts";
-import { formatDuration } from "../cli/duration.ts";
+import { formatDuration } from "../report/duration.ts";
 import { Histogram } from "../report/histogram.ts";
-import { joinHostPort, resolve } from "./dial.ts";
+import { joinHostPort } from "./address.ts";
+import { resolve } from "./dial.ts";
 import { EchoState, type Mismatch } from "./echo_state.ts";
 import { Mux, type MuxConn } from "./mux.ts";
 

@@ -104,7 +104,7 @@
  */
 
 import { NetError } from "../errors.ts";
-import { joinHostPort } from "./dial.ts";
+import { joinHostPort } from "./address.ts";
 import { ReadyQueue } from "./ready_queue.ts";
 import { TimerHeap } from "./timer_heap.ts";
 import { classifyNetError, deadlineError, type DeadlineName, isFdExhausted } from "./net_errors.ts";

@@ -7,7 +7,7 @@
  */
 
 import { errorKind, Interrupted, NetError } from "../errors.ts";
-import { formatDuration } from "../cli/duration.ts";
+import { formatDuration } from "../report/duration.ts";
 
 /** The deadlines a connection of the readiness loop can have. */
 export type DeadlineName = "connect" | "first-byte" | "idle" | "total";

@@ -6,7 +6,7 @@
  */
 
 import { log } from "../log.ts";
-import { joinHostPort } from "./dial.ts";
+import { joinHostPort } from "./address.ts";
 
 /** What the server does with each connection. */
 export type ServeMode = "echo" | "discard" | "chargen";

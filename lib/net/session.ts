@@ -21,8 +21,8 @@
  */
 
 import { NetError } from "../errors.ts";
-import { formatDuration } from "../cli/duration.ts";
-import type { ByteReader } from "../cli/context.ts";
+import { formatDuration } from "../report/duration.ts";
+import type { ByteReader } from "../stream.ts";
 
 /** How a session ended. */
 export type CloseReason = "eof" | "reset" | "timeout" | "local";

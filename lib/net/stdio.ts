@@ -26,7 +26,7 @@
  * @module
  */
 
-import type { ByteReader, ByteWriter } from "../cli/context.ts";
+import type { ByteReader, ByteWriter } from "../stream.ts";
 
 /** What a standard stream is connected to. */
 export type StreamKind = "file" | "device" | "terminal" | "pipe" | "socket" | "unknown";

@@ -9,12 +9,12 @@
  */
 
 import { errorKind, VerifyError } from "../errors.ts";
-import { type CloseResult, Mux, type MuxConn } from "../net/mux.ts";
+import { type CloseResult, Mux, type MuxConn } from "./mux.ts";
 import { errorRecord } from "../report/error_record.ts";
 import { failedConnectState, type ProbeRecord, type ProbeState } from "../report/probe_table.ts";
 import { escapeBytes } from "../report/safe_text.ts";
-import { formatDuration } from "./duration.ts";
-import { joinHostPort } from "../net/dial.ts";
+import { formatDuration } from "../report/duration.ts";
+import { joinHostPort } from "./address.ts";
 
 /** What the reply must contain (`--expect`) or match (`--expect-re`). */
 export type ProbeExpect = { bytes: Uint8Array; text: string } | { re: RegExp; text: string };
