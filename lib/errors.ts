@@ -17,6 +17,8 @@ export type ErrorKind =
   | "timeout"
   | "denied"
   | "verify"
+  | "tls"
+  | "proxy"
   | "interrupted"
   | "terminated";
 
@@ -41,6 +43,8 @@ export const EXIT_CODES: Readonly<Record<ErrorKind | "ok", number>> = {
   timeout: 4,
   denied: 5,
   verify: 6,
+  tls: 7,
+  proxy: 8,
   interrupted: 130,
   terminated: 143,
 };
@@ -64,14 +68,61 @@ export class UsageError extends Error {
   }
 }
 
+/**
+ * Which deadline fired, in a timeout's `timer` (README lists them all):
+ * - `connect`: `-w`, resolve and connect (and the proxy and TLS handshakes);
+ * - `kernel`: no deadline of ours; the kernel gave up (tcp_syn_retries);
+ * - `first-byte`: `--first-byte-timeout`;
+ * - `idle`: `-i` (no byte moved either way);
+ * - `io`: `-t` on one read or write (connect, listen);
+ * - `reply`: `-t` on one reply (echo, probe, dialog steps);
+ * - `eof`: `-t` waiting for the peer's EOF after our half-close (echo);
+ * - `total`: a per-connection total (probe `-t`, ping);
+ * - `deadline`: `--deadline`, the whole run.
+ */
+export type TimerName =
+  | "connect"
+  | "kernel"
+  | "first-byte"
+  | "idle"
+  | "io"
+  | "reply"
+  | "eof"
+  | "total"
+  | "deadline";
+
+/**
+ * Every timer name, in the order README lists them.
+ *
+ * @example
+ * ```ts
+ * import { TIMER_NAMES } from "./errors.ts";
+ * console.log(TIMER_NAMES.includes("idle")); // true
+ * ```
+ */
+export const TIMER_NAMES: readonly TimerName[] = [
+  "connect",
+  "kernel",
+  "first-byte",
+  "idle",
+  "io",
+  "reply",
+  "eof",
+  "total",
+  "deadline",
+];
+
 /** Options of {@linkcode NetError}. */
 export interface NetErrorOptions {
-  /** The operation that failed: `connect`, `read`, `write`, `lookup`, `accept`, `listen`. */
+  /**
+   * The operation that failed: `lookup`, `connect`, `proxy`, `tls`, `read`,
+   * `write`, `session`, `accept`, `listen`, `run`.
+   */
   op: string;
   /** The address the operation was aimed at, as `host:port`. @default {""} */
   address?: string;
-  /** For timeouts: which deadline fired (`connect`, `first-byte`, `idle`, `io`, `deadline`). */
-  timer?: string;
+  /** For timeouts: which deadline fired. @default {undefined} */
+  timer?: TimerName;
   /** The underlying error. */
   cause?: unknown;
 }
@@ -95,7 +146,7 @@ export class NetError extends Error {
   /** The address the operation was aimed at. */
   readonly address: string;
   /** For timeouts, the deadline that fired. */
-  readonly timer: string | undefined;
+  readonly timer: TimerName | undefined;
 
   /** Builds `op "address": detail`. */
   constructor(kind: ErrorKind, detail: string, options: NetErrorOptions) {

@@ -22,6 +22,8 @@ Deno.test("EXIT_CODES is the table the issue promises", () => {
     timeout: 4,
     denied: 5,
     verify: 6,
+    tls: 7,
+    proxy: 8,
     interrupted: 130,
     terminated: 143,
   });

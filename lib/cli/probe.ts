@@ -12,7 +12,7 @@ import { joinHostPort } from "../net/address.ts";
 import { resolve } from "../net/dial.ts";
 import { readFdLimit } from "../net/fd_limit.ts";
 import { MAX_CONNECTS_IN_FLIGHT } from "../net/mux.ts";
-import { classifyNetError } from "../net/net_errors.ts";
+import { toNetError } from "../net/net_errors.ts";
 import { errorRecord } from "../report/error_record.ts";
 import {
   formatProbeHeader,
@@ -528,10 +528,9 @@ async function probeInWorkers(setup: RunSetup, workers: number): Promise<void> {
           tally.done += n;
         }
         if (message.denied !== null && tally.denied === null) {
-          tally.denied = classifyNetError(
+          tally.denied = toNetError(
             new Deno.errors.NotCapable(`Requires net access to "${message.denied}"`),
-            "connect",
-            message.denied,
+            { op: "connect", address: message.denied },
           );
         }
         results.set(message.seq, message.text);

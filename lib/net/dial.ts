@@ -8,7 +8,7 @@
 
 import { lookup } from "node:dns/promises";
 import { Interrupted, NetError } from "../errors.ts";
-import { classifyNetError } from "./net_errors.ts";
+import { toNetError } from "./net_errors.ts";
 import { hostKind, joinHostPort } from "./address.ts";
 import { formatDuration } from "../report/duration.ts";
 import { readConnectLimit } from "../kernel/read.ts";
@@ -151,7 +151,7 @@ function classify(err: unknown, ctx: ClassifyContext): unknown {
     }, tcp_syn_retries)`;
     return new NetError("timeout", detail, { op, address, timer: "kernel", cause: err });
   }
-  return classifyNetError(err, op, address);
+  return toNetError(err, { op, address });
 }
 
 /**

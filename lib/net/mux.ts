@@ -107,7 +107,7 @@ import { NetError } from "../errors.ts";
 import { joinHostPort } from "./address.ts";
 import { ReadyQueue } from "./ready_queue.ts";
 import { TimerHeap } from "./timer_heap.ts";
-import { classifyNetError, deadlineError, type DeadlineName, isFdExhausted } from "./net_errors.ts";
+import { deadlineError, type DeadlineName, isFdExhausted, toNetError } from "./net_errors.ts";
 
 export type { DeadlineName } from "./net_errors.ts";
 
@@ -684,7 +684,10 @@ export class Mux<T> {
         return this._close(
           slot,
           "error",
-          classifyNetError(ev.value, ev.kind === Ev.ReadFailed ? "read" : "write", slot.address),
+          toNetError(ev.value, {
+            op: ev.kind === Ev.ReadFailed ? "read" : "write",
+            address: slot.address,
+          }),
         );
     }
   }
@@ -808,7 +811,7 @@ export class Mux<T> {
         return;
       }
     }
-    this._close(slot, "error", classifyNetError(err, "connect", slot.address));
+    this._close(slot, "error", toNetError(err, { op: "connect", address: slot.address }));
   }
 
   /** Puts a dial whose connect ended back at the head of the queue. */

@@ -1,12 +1,13 @@
 /**
- * Classification of what a connect, read or write on the readiness loop threw
- * into a {@linkcode NetError} with the operation and address first, and the
- * timeout errors of its deadlines.
+ * The one classifier: whatever a lookup, connect, handshake, read or write
+ * threw becomes a {@linkcode NetError} with the operation and address first,
+ * a kind (and so an exit code), and for timeouts the deadline that fired.
+ * Dial, the session pump and the readiness loop all use it.
  *
  * @module
  */
 
-import { errorKind, Interrupted, NetError } from "../errors.ts";
+import { Interrupted, NetError, type TimerName, UsageError, VerifyError } from "../errors.ts";
 import { formatDuration } from "../report/duration.ts";
 
 /** The deadlines a connection of the readiness loop can have. */
@@ -23,60 +24,149 @@ export type DeadlineName = "connect" | "first-byte" | "idle" | "total";
  * ```
  */
 export function isFdExhausted(err: unknown): boolean {
-  const code = (err as { code?: unknown })?.code;
+  const code = errorCode(err);
   if (code === "EMFILE" || code === "ENFILE") return true;
   return err instanceof Error && /too many open files/i.test(err.message);
 }
 
-const DETAIL: Readonly<Record<string, string>> = {
-  refused: "connection refused",
-  reset: "connection reset by peer",
-  unreachable: "network or host unreachable",
-};
+/** Options of {@linkcode toNetError}. */
+export interface ToNetErrorOptions {
+  /** The operation: `lookup`, `connect`, `proxy`, `tls`, `read`, `write`, ... */
+  op: string;
+  /** The address it was aimed at, `host:port` (or the host for a lookup). @default {""} */
+  address?: string;
+  /**
+   * The deadline that was running: an abort with a `TimeoutError` (from
+   * `AbortSignal.timeout`) is reported as this timer. @default {"connect"}
+   */
+  timer?: TimerName;
+  /** That deadline's length, ms, for the message. @default {undefined} */
+  timeoutMs?: number;
+  /** The flag that set it, for the message (e.g. `-w`). @default {undefined} */
+  flag?: string;
+  /** For the kernel's own connect timeout: `tcp_syn_retries` and the time it takes. @default {undefined} */
+  kernel?: { synRetries: number; maxConnectMs: number };
+}
 
-/**
- * Turns a thrown value into a {@linkcode NetError} for `op` on `address`.
- * NetErrors and {@linkcode Interrupted} pass through unchanged.
- *
- * @example Classify a refused connect
- * ```ts
- * import { classifyNetError } from "./net_errors.ts";
- * const err = classifyNetError(new Deno.errors.ConnectionRefused("x"), "connect", "127.0.0.1:9");
- * console.log((err as Error).message); // connect "127.0.0.1:9": connection refused
- * ```
- */
-export function classifyNetError(err: unknown, op: string, address: string): unknown {
-  if (err instanceof NetError || err instanceof Interrupted) return err;
-  const options = { op, address, cause: err };
-  if (err instanceof Error && /failed to lookup address/i.test(err.message)) {
-    return new NetError("dns", "name resolution failed (no such host)", options);
+/** `code` of a Node-style error (`ECONNREFUSED`, `EAI_AGAIN`, ...), or undefined. */
+function errorCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+/** Raw runtime errors by class or code: [kind, detail]. The one table of them. */
+function rawKind(err: unknown): [NetError["kind"], string] | undefined {
+  const code = errorCode(err);
+  if (err instanceof Deno.errors.ConnectionRefused || code === "ECONNREFUSED") {
+    return ["refused", "connection refused"];
   }
-  if (err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied) {
-    return new NetError(
-      "denied",
-      `denied by the permission sandbox: run with --allow-net=${address} (or -P)`,
-      options,
-    );
+  if (
+    err instanceof Deno.errors.ConnectionReset || err instanceof Deno.errors.ConnectionAborted ||
+    code === "ECONNRESET" || code === "ECONNABORTED"
+  ) return ["reset", "connection reset by peer"];
+  if (err instanceof Deno.errors.BrokenPipe || code === "EPIPE") {
+    return ["closed", "peer closed the connection before reading all data"];
   }
-  if (err instanceof Deno.errors.TimedOut) {
-    return new NetError("timeout", "the kernel gave up (ETIMEDOUT, tcp_syn_retries)", {
-      ...options,
-      timer: "kernel",
-    });
+  if (code === "EHOSTUNREACH") return ["unreachable", "host unreachable (EHOSTUNREACH)"];
+  if (err instanceof Deno.errors.NetworkUnreachable || code === "ENETUNREACH") {
+    return ["unreachable", "network unreachable (ENETUNREACH)"];
+  }
+  if (code === "EACCES" || code === "EPERM") {
+    return ["unreachable", `not permitted (${code}): a firewall rule or route prohibits it`];
+  }
+  if (err instanceof Deno.errors.AddrInUse || code === "EADDRINUSE") {
+    return ["io", "address already in use (EADDRINUSE)"];
+  }
+  if (err instanceof Deno.errors.AddrNotAvailable || code === "EADDRNOTAVAIL") {
+    return ["io", "address not available on this host (EADDRNOTAVAIL)"];
   }
   if (isFdExhausted(err)) {
-    return new NetError("io", "too many open files (EMFILE): raise ulimit -n or lower -c", options);
+    return ["io", "too many open files (EMFILE): raise ulimit -n or lower -c"];
   }
-  if (err instanceof Deno.errors.BrokenPipe) {
-    return new NetError("closed", "peer closed the connection before reading all data", options);
-  }
-  const kind = errorKind(err);
-  const message = DETAIL[kind] ?? (err instanceof Error ? err.message : String(err));
-  return new NetError(kind === "timeout" ? "io" : kind, message, options);
+  return undefined;
+}
+
+function isLookupFailure(err: unknown): boolean {
+  const code = errorCode(err);
+  return (code !== undefined && (code.startsWith("EAI_") || code === "ENOTFOUND")) ||
+    (err instanceof Error && /failed to lookup address|getaddrinfo/i.test(err.message));
+}
+
+function isTimeoutAbort(err: unknown): boolean {
+  return err instanceof DOMException && err.name === "TimeoutError";
 }
 
 /**
- * The error of a deadline that fired, naming the deadline and its length.
+ * Turns any thrown value into a {@linkcode NetError} for `options.op` on
+ * `options.address`. Our own errors ({@linkcode NetError},
+ * {@linkcode Interrupted}, {@linkcode UsageError}, {@linkcode VerifyError})
+ * pass through unchanged.
+ *
+ * @example An expired `-w` during the lookup
+ * ```ts
+ * import { toNetError } from "./net_errors.ts";
+ * const err = toNetError(new DOMException("timed out", "TimeoutError"), {
+ *   op: "lookup",
+ *   address: "localhost",
+ *   timer: "connect",
+ *   timeoutMs: 1,
+ *   flag: "-w",
+ * });
+ * console.log(err.message); // lookup "localhost": timed out after 1ms (-w)
+ * ```
+ */
+export function toNetError(err: unknown, options: ToNetErrorOptions): Error {
+  if (
+    err instanceof NetError || err instanceof Interrupted || err instanceof UsageError ||
+    err instanceof VerifyError
+  ) return err;
+  const { op } = options;
+  const base = { op, address: options.address ?? "", cause: err };
+  if (isTimeoutAbort(err)) {
+    const limit = options.timeoutMs === undefined
+      ? ""
+      : ` after ${formatDuration(options.timeoutMs)}`;
+    const flag = options.flag === undefined ? "" : ` (${options.flag})`;
+    return new NetError("timeout", `timed out${limit}${flag}`, {
+      ...base,
+      timer: options.timer ?? "connect",
+    });
+  }
+  if (err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied) {
+    const grant = op === "lookup" ? "--allow-net (a name needs the name itself)" : `--allow-net`;
+    return new NetError(
+      "denied",
+      `denied by the permission sandbox: run with ${grant} or -P`,
+      base,
+    );
+  }
+  if (err instanceof Deno.errors.TimedOut || errorCode(err) === "ETIMEDOUT") {
+    const kernel = options.kernel;
+    const detail = kernel === undefined
+      ? "the kernel gave up (ETIMEDOUT, tcp_syn_retries)"
+      : `the kernel gave up after ${kernel.synRetries} SYN retries (about ${
+        formatDuration(kernel.maxConnectMs)
+      }, tcp_syn_retries)`;
+    return new NetError("timeout", detail, { ...base, timer: "kernel" });
+  }
+  if (op === "lookup" || isLookupFailure(err)) {
+    const code = errorCode(err);
+    if (code === "EAI_AGAIN") {
+      return new NetError("dns", "the resolver did not answer (EAI_AGAIN)", base);
+    }
+    if (op === "lookup" || code === "ENOTFOUND" || code === "EAI_NONAME") {
+      return new NetError("dns", "name resolution failed (no such host)", base);
+    }
+  }
+  const raw = rawKind(err);
+  if (raw !== undefined) return new NetError(raw[0], raw[1], base);
+  const message = err instanceof Error ? err.message : String(err);
+  return new NetError("io", message, base);
+}
+
+/**
+ * The error of a readiness-loop deadline that fired, naming the deadline and
+ * its length.
  *
  * @example
  * ```ts

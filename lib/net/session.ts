@@ -20,7 +20,7 @@
  * @module
  */
 
-import { NetError } from "../errors.ts";
+import { NetError, type TimerName } from "../errors.ts";
 import { formatDuration } from "../report/duration.ts";
 import type { ByteReader } from "../stream.ts";
 
@@ -226,7 +226,7 @@ export async function runSession(
               {
                 op: "session",
                 address,
-                timer: name,
+                timer: name as TimerName,
               },
             ),
           );
