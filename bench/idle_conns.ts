@@ -16,6 +16,7 @@
  */
 
 import { dial } from "../lib/net/dial.ts";
+import type { Conn } from "../lib/net/conn.ts";
 import {
   type BenchOptions,
   cleanStderr,
@@ -31,7 +32,7 @@ const IN_FLIGHT = 256;
 
 /** Child mode: open `count` connections, report, hold them until stdin closes. */
 async function hold(count: number, port: number): Promise<void> {
-  const conns: Deno.TcpConn[] = [];
+  const conns: Conn[] = [];
   const started = performance.now();
   let next = 0;
   let failed = 0;
@@ -39,7 +40,7 @@ async function hold(count: number, port: number): Promise<void> {
     while (next < count) {
       next++;
       try {
-        const { conn } = await dial("127.0.0.1", port, { connectTimeoutMs: 10_000 });
+        const conn = await dial("127.0.0.1", port, { connectTimeoutMs: 10_000 });
         conns.push(conn);
       } catch {
         failed++;

@@ -104,7 +104,10 @@ function assertRecordShape(record: any): void {
       (dataKeys.length === 1 && typeof record.data.base64 === "string"),
     JSON.stringify(record.data),
   );
-  assert.ok([null, "eof", "reset", "timeout", "local"].includes(record.close), record.close);
+  assert.ok(
+    [null, "eof", "error", "timeout", "local", "aborted"].includes(record.close),
+    record.close,
+  );
   if (record.error !== null) {
     assert.equal(typeof record.error.kind, "string");
     assert.equal(typeof record.error.message, "string");
@@ -355,7 +358,7 @@ c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)); c.cl
     const r = await runHeldOpen(["127.0.0.1", port, "--json"]);
     assert.equal(r.code, 1, r.err);
     const record = parseRecord(r.out);
-    assert.equal(record.close, "reset");
+    assert.equal(record.close, "error");
     assert.deepEqual(record.data, { text: "partial" });
     assert.equal(record.error.kind, "reset");
     assert.match(record.error.message, /connection reset by peer/);

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { runSession, type SessionOptions, type SessionResult } from "../lib/net/session.ts";
 import { NetError } from "../lib/errors.ts";
 import type { ByteReader } from "../lib/stream.ts";
+import { TcpConn } from "../lib/net/tcp_conn.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -72,7 +73,7 @@ async function session(
   port: number,
   options: Omit<SessionOptions, "output">,
 ): Promise<SessionResult & { text: string; received: Uint8Array }> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const conn = new TcpConn(await Deno.connect({ hostname: "127.0.0.1", port }));
   const chunks: Uint8Array[] = [];
   const result = await runSession(conn, {
     ...options,
@@ -293,7 +294,7 @@ c.close(); s.close()
     const result = await session(port, { input, idleTimeoutMs: 5000 });
     input.release();
     assert.equal(result.text, "partial reply");
-    assert.equal(result.close, "reset");
+    assert.equal(result.close, "error");
     assert.ok(result.error instanceof NetError);
     assert.equal(result.error.kind, "reset");
     assert.match(result.error.message, /^read( ".*")?: connection reset by peer$/);
@@ -312,6 +313,6 @@ Deno.test("runSession() closes when the signal aborts and reports its reason", a
   const result = await session(peer.port, { input, signal: controller.signal });
   input.release();
   await peer.done;
-  assert.equal(result.close, "local");
+  assert.equal(result.close, "aborted");
   assert.equal(result.error, reason);
 });

@@ -8,7 +8,8 @@
 import { UsageError } from "../errors.ts";
 import { log } from "../log.ts";
 import { joinHostPort } from "../net/address.ts";
-import { dial, type DialResult } from "../net/dial.ts";
+import type { Conn } from "../net/conn.ts";
+import { dialStack, type StackOptions } from "../net/stack.ts";
 import { type CloseReason, runSession, type SessionResult } from "../net/session.ts";
 import { readConnectLimit } from "../kernel/read.ts";
 import { escapeBytes } from "../report/safe_text.ts";
@@ -304,22 +305,6 @@ export async function runConnect(argv: string[], ctx: CommandContext): Promise<n
 async function connect(plan: ConnectPlan, file: Deno.FsFile | null, ctx: CommandContext) {
   const logger = log("connect");
   const started = performance.now();
-  if (plan.verbosity > 0 || plan.connectTimeoutMs !== undefined) {
-    const limit = await readConnectLimit({ signal: ctx.signal });
-    const kernel = `kernel gives up after ${Math.round(limit.maxConnectMs / 100) / 10} s` +
-      `: tcp_syn_retries=${limit.synRetries}, from ${limit.source}`;
-    if (plan.connectTimeoutMs === undefined) logger.info(`connect timeout: none (${kernel})`);
-    else {
-      logger.info(`connect timeout: ${formatDuration(plan.connectTimeoutMs)} (${kernel})`);
-      if (plan.connectTimeoutMs > limit.maxConnectMs) {
-        logger.warn(
-          `--connect-timeout ${
-            formatDuration(plan.connectTimeoutMs)
-          } exceeds the kernel's limit: ${kernel}`,
-        );
-      }
-    }
-  }
   using deadline = deadlineSignal(ctx.signal, plan.deadlineMs);
   const record: ConnectRecord = {
     target: { host: plan.host, port: plan.port },
@@ -335,9 +320,9 @@ async function connect(plan: ConnectPlan, file: Deno.FsFile | null, ctx: Command
   };
   const chunks: Uint8Array[] = [];
   let failure: unknown = null;
-  let dialed: DialResult | undefined;
+  let conn: Conn | undefined;
   try {
-    const dialOptions: Parameters<typeof dial>[2] = {
+    const stackOptions: StackOptions = {
       signal: deadline.signal,
       noDelay: plan.noDelay,
       keepAlive: plan.keepAlive,
@@ -346,22 +331,23 @@ async function connect(plan: ConnectPlan, file: Deno.FsFile | null, ctx: Command
         record.timings.resolveMs = toMicros(resolveMs);
       },
     };
-    setIf(dialOptions, "connectTimeoutMs", plan.connectTimeoutMs);
-    setIf(dialOptions, "family", plan.family);
-    dialed = await dial(plan.host, plan.port, dialOptions);
-    record.addresses = dialed.addresses;
-    record.remote = dialed.remoteAddress;
-    record.local = dialed.localAddress;
-    record.timings.resolveMs = toMicros(dialed.resolveMs);
-    record.timings.connectMs = toMicros(dialed.connectMs);
+    setIf(stackOptions, "connectTimeoutMs", plan.connectTimeoutMs);
+    setIf(stackOptions, "family", plan.family);
+    conn = await dialStack(plan.host, plan.port, stackOptions);
+    const { facts } = conn;
+    record.addresses = facts.addresses;
+    record.remote = conn.remoteAddress;
+    record.local = conn.localAddress;
+    record.timings.resolveMs = toMicros(facts.timings.resolveMs ?? 0);
+    record.timings.connectMs = toMicros(facts.timings.connectMs ?? 0);
     logger.info(
-      `connected to ${dialed.remoteAddress} from ${dialed.localAddress} in ${
-        formatDuration(dialed.connectMs)
-      } (resolved ${dialed.addresses.join(", ")})`,
+      `connected to ${conn.remoteAddress} from ${conn.localAddress} in ${
+        formatDuration(facts.timings.connectMs ?? 0)
+      } (resolved ${facts.addresses.join(", ")})`,
     );
     const result = plan.input.kind === "none"
-      ? zeroIo(dialed.conn)
-      : await runSession(dialed.conn, sessionOptions(plan, file, ctx, deadline.signal, chunks));
+      ? zeroIo(conn)
+      : await runSession(conn, sessionOptions(plan, file, ctx, deadline.signal, chunks));
     record.bytesSent = result.bytesSent;
     record.bytesReceived = result.bytesReceived;
     record.timings.firstByteMs = result.firstByteMs === null ? null : toMicros(result.firstByteMs);
@@ -373,7 +359,7 @@ async function connect(plan: ConnectPlan, file: Deno.FsFile | null, ctx: Command
       }`,
     );
   } catch (err) {
-    if (dialed === undefined) failure = err;
+    if (conn === undefined) failure = err;
     else throw err;
   }
   record.timings.totalMs = toMicros(performance.now() - started);
@@ -382,8 +368,33 @@ async function connect(plan: ConnectPlan, file: Deno.FsFile | null, ctx: Command
     record.data = dataField(chunks, record.bytesReceived);
     ctx.out(JSON.stringify(record));
   }
+  // The kernel's limit is read after the run (it spawns sysctl): never inside a
+  // measured phase or between a deadline and its effect.
+  if (plan.verbosity > 0 || plan.connectTimeoutMs !== undefined) {
+    await explainConnectLimit(plan, ctx.signal);
+  }
   if (failure !== null) throw failure;
   return 0;
+}
+
+/** At -v: the kernel's own connect limit, and a warning when -w exceeds it. */
+async function explainConnectLimit(plan: ConnectPlan, signal: AbortSignal): Promise<void> {
+  const logger = log("connect");
+  const limit = await readConnectLimit({ signal });
+  const kernel = `kernel gives up after ${Math.round(limit.maxConnectMs / 100) / 10} s` +
+    `: tcp_syn_retries=${limit.synRetries}, from ${limit.source}`;
+  if (plan.connectTimeoutMs === undefined) {
+    logger.info(`connect timeout: none (${kernel})`);
+    return;
+  }
+  logger.info(`connect timeout: ${formatDuration(plan.connectTimeoutMs)} (${kernel})`);
+  if (plan.connectTimeoutMs > limit.maxConnectMs) {
+    logger.warn(
+      `--connect-timeout ${
+        formatDuration(plan.connectTimeoutMs)
+      } exceeds the kernel's limit: ${kernel}`,
+    );
+  }
 }
 
 /** Milliseconds rounded to microseconds, as every JSON timing is. */
@@ -391,7 +402,7 @@ function toMicros(ms: number): number {
   return Math.round(ms * 1000) / 1000;
 }
 
-function zeroIo(conn: Deno.TcpConn): SessionResult {
+function zeroIo(conn: Conn): SessionResult {
   conn.close();
   return {
     bytesSent: 0,

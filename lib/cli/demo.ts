@@ -40,14 +40,8 @@ export async function runDemo(argv: string[], ctx: CommandContext): Promise<numb
     ctx.out(`tcpc demo: built-in echo server on 127.0.0.1:${port}`);
     const message = new TextEncoder().encode("data1\ndata2\n");
     const started = performance.now();
-    const { conn, remoteAddress, localAddress, resolveMs, connectMs } = await dial(
-      "127.0.0.1",
-      port,
-      {
-        connectTimeoutMs: 2000,
-        signal,
-      },
-    );
+    const conn = await dial("127.0.0.1", port, { connectTimeoutMs: 2000, signal });
+    const { resolveMs, connectMs } = conn.facts.timings;
     const received: Uint8Array[] = [];
     const result = await runSession(conn, {
       input: message,
@@ -57,10 +51,14 @@ export async function runDemo(argv: string[], ctx: CommandContext): Promise<numb
     });
     const total = performance.now() - started;
     for (const chunk of received) ctx.out(`recv: "${escapeBytes(chunk)}"`);
-    ctx.out(`connected ${localAddress} -> ${remoteAddress}, closed by ${result.close}`);
+    ctx.out(
+      `connected ${conn.localAddress} -> ${conn.remoteAddress}, closed by ${result.close}`,
+    );
     ctx.out(`sent ${result.bytesSent} bytes, received ${result.bytesReceived} bytes`);
     ctx.out(
-      `timings: resolve ${formatDuration(resolveMs)}, connect ${formatDuration(connectMs)}, ` +
+      `timings: resolve ${formatDuration(resolveMs ?? 0)}, connect ${
+        formatDuration(connectMs ?? 0)
+      }, ` +
         `first byte ${formatDuration(result.firstByteMs ?? 0)}, total ${formatDuration(total)}`,
     );
     if (result.error) throw result.error;

@@ -7,6 +7,16 @@
  * @module
  */
 
+/**
+ * How a connection ended, one vocabulary for every engine:
+ * - `eof`: the peer closed and we had nothing left to send;
+ * - `local`: we closed on purpose (`-q` after EOF, `--max-bytes`, `-z`, the caller);
+ * - `timeout`: one of its deadlines fired (the error's `timer` says which);
+ * - `error`: connect, read or write failed (reset, refused, broken pipe ...);
+ * - `aborted`: the run was stopped (SIGINT, SIGTERM) or the engine stopped on a failure.
+ */
+export type CloseReason = "eof" | "local" | "timeout" | "error" | "aborted";
+
 /** Per-phase times of one dial, in ms; null when the phase did not happen. */
 export interface PhaseTimings {
   /** Name resolution (0 for an IP literal). */

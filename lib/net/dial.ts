@@ -1,28 +1,56 @@
 /**
- * Dialing: resolve a host to all its addresses, race the address families
- * (Happy Eyeballs, RFC 8305) under one shared deadline, and classify failures
- * into {@linkcode NetError}s. Shaped after Go's `net.Dialer`.
+ * The first two dial steps: resolve a host to all its addresses, then connect
+ * over TCP, racing the address families (Happy Eyeballs, RFC 8305) under one
+ * shared deadline. Shaped after Go's `net.Dialer`. The result is a
+ * {@linkcode Conn} whose facts hold the addresses and both phase times; the
+ * layers of lib/net/stack.ts stack on it.
+ *
+ * `Deno.connect` is the fast path; `node:net` is used only where Deno cannot
+ * do the job: binding a source address or port (`source`).
  *
  * @module
  */
 
 import { lookup } from "node:dns/promises";
-import { Interrupted, NetError } from "../errors.ts";
-import { toNetError } from "./net_errors.ts";
+import { connect as nodeConnect, type Socket } from "node:net";
+import { NetError, UsageError } from "../errors.ts";
 import { hostKind, joinHostPort } from "./address.ts";
-import { formatDuration } from "../report/duration.ts";
+import type { Conn } from "./conn.ts";
+import { toNetError } from "./net_errors.ts";
+import { NodeConn } from "./node_conn.ts";
+import { TcpConn } from "./tcp_conn.ts";
 import { readConnectLimit } from "../kernel/read.ts";
 
+/** The local end to bind (nc `-s` / `-p`). */
+export interface SourceOptions {
+  /** Source IP address. @default {undefined} (the kernel chooses) */
+  address?: string;
+  /** Source port. @default {undefined} (an ephemeral port) */
+  port?: number;
+}
+
+/** Options of {@linkcode connectTcp}: one TCP connect to one address. */
+export interface ConnectTcpOptions {
+  /** Aborts the connect; it rejects with the signal's reason. @default {undefined} */
+  signal?: AbortSignal;
+  /** Disable Nagle's algorithm. @default {false} */
+  noDelay?: boolean;
+  /** Enable TCP keepalive. @default {false} */
+  keepAlive?: boolean;
+  /** Bind the local end (uses node:net). @default {undefined} */
+  source?: SourceOptions;
+}
+
 /** Options of {@linkcode dial} and {@linkcode resolve}. */
-export interface DialOptions {
+export interface DialOptions extends ConnectTcpOptions {
   /**
    * Time allowed for resolving and connecting, in ms. Unset: no timeout of our
    * own; the kernel gives up after its SYN retries (tcp(7) `tcp_syn_retries`).
    * @default {undefined}
    */
   connectTimeoutMs?: number;
-  /** Parent signal (interrupts, the session deadline). @default {undefined} */
-  signal?: AbortSignal;
+  /** The flag that set `connectTimeoutMs`, for messages. @default {"--connect-timeout"} */
+  timeoutFlag?: string;
   /** Only this address family. @default {undefined} (both) */
   family?: 4 | 6;
   /**
@@ -30,10 +58,6 @@ export interface DialOptions {
    * recommends 250 ms). @default {250}
    */
   fallbackDelayMs?: number;
-  /** Disable Nagle's algorithm on the connection. @default {false} */
-  noDelay?: boolean;
-  /** Enable TCP keepalive on the connection. @default {false} */
-  keepAlive?: boolean;
   /**
    * Called once the host is resolved, before any connect: what a report needs
    * even when every connect then fails. @default {undefined}
@@ -41,35 +65,20 @@ export interface DialOptions {
   onResolved?: (addresses: string[], resolveMs: number) => void;
 }
 
-/** A connection and how it was made. */
-export interface DialResult {
-  /** The connection; the caller closes it. */
-  conn: Deno.TcpConn;
-  /** Every address the host resolved to, in the order tried. */
-  addresses: string[];
-  /** The remote address that answered, `ip:port`. */
-  remoteAddress: string;
-  /** Our side of the connection, `ip:port`. */
-  localAddress: string;
-  /** Time spent resolving, ms (0 for an IP literal). */
-  resolveMs: number;
-  /** Time from the first connect attempt to the connection, ms. */
-  connectMs: number;
-}
+/**
+ * How often a self-connect is retried before it is reported: the kernel chose
+ * the destination port as our source port and TCP's simultaneous open
+ * (RFC 793 section 3.4) connected the socket to itself. Nothing listens there.
+ */
+const SELF_CONNECT_RETRIES = 3;
 
-function rejectOnAbort(signal: AbortSignal): { promise: Promise<never>; dispose(): void } {
-  let onAbort = () => {};
-  const promise = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-  promise.catch(() => {});
-  return { promise, dispose: () => signal.removeEventListener("abort", onAbort) };
+function isSelf(conn: Conn): boolean {
+  return conn.localAddress === conn.remoteAddress;
 }
 
 /**
  * Resolves a host to its addresses with the system resolver (getaddrinfo, so
- * `/etc/hosts` counts). IP literals are returned as they are.
+ * `/etc/hosts` counts). IP literals are returned as they are, at once.
  *
  * @example
  * ```ts
@@ -81,77 +90,185 @@ export async function resolve(host: string, options: DialOptions = {}): Promise<
   const kind = hostKind(host);
   if (kind !== "name") {
     if (options.family && (kind === "ipv4") !== (options.family === 4)) {
-      throw new NetError("dns", `address is not IPv${options.family}`, { op: "lookup" });
+      throw new UsageError(`address "${host}" is not IPv${options.family} (-${options.family})`);
     }
     return [host];
   }
-  const signals = [options.signal];
-  if (options.connectTimeoutMs !== undefined) {
-    signals.push(AbortSignal.timeout(options.connectTimeoutMs));
-  }
-  const signal = AbortSignal.any(signals.filter((s): s is AbortSignal => s !== undefined));
-  signal.throwIfAborted();
-  const aborted = rejectOnAbort(signal);
-  try {
-    const found = await Promise.race([
+  return await withDeadline(options, "lookup", host, async (signal) => {
+    const found = await abortable(
       lookup(host, { all: true, family: options.family ?? 0, verbatim: true }),
-      aborted.promise,
-    ]);
+      signal,
+    );
     const addresses = [...new Set(found.map((entry) => entry.address))];
-    if (addresses.length === 0) throw new Error("no addresses");
+    if (addresses.length === 0) {
+      throw Object.assign(new Error("no addresses"), { code: "ENOTFOUND" });
+    }
     return addresses;
+  });
+}
+
+/** Rejects with the signal's reason when it aborts first (the lookup itself cannot be cancelled). */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  let onAbort = () => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  return Promise.race([promise, aborted]).finally(() =>
+    signal.removeEventListener("abort", onAbort)
+  );
+}
+
+/**
+ * Runs `fn` under the connect deadline (earliest of `connectTimeoutMs` and the
+ * parent signal) and turns what it throws into one NetError: the parent's
+ * reason as it is, our own deadline as a `connect` timeout naming the flag,
+ * anything else through the classifier.
+ */
+async function withDeadline<T>(
+  options: DialOptions,
+  op: string,
+  address: string,
+  fn: (signal: AbortSignal) => Promise<T>,
+  leftMs: number | undefined = options.connectTimeoutMs,
+): Promise<T> {
+  const parent = options.signal;
+  const timeout = leftMs === undefined ? undefined : AbortSignal.timeout(leftMs);
+  const signals = [parent, timeout].filter((s): s is AbortSignal => s !== undefined);
+  const signal = signals.length === 1 ? signals[0]! : AbortSignal.any(signals);
+  try {
+    return await fn(signal);
   } catch (err) {
-    throw classify(err, { op: "lookup", address: host, signal, options });
-  } finally {
-    aborted.dispose();
-  }
-}
-
-interface ClassifyContext {
-  op: string;
-  address: string;
-  signal: AbortSignal;
-  options: DialOptions;
-  synRetries?: number;
-  kernelMs?: number;
-}
-
-/** Turns whatever a lookup or connect threw into a NetError (or the parent's reason). */
-function classify(err: unknown, ctx: ClassifyContext): unknown {
-  if (err instanceof NetError || err instanceof Interrupted) return err;
-  const { op, address } = ctx;
-  if (ctx.options.signal?.aborted) return ctx.options.signal.reason;
-  if (ctx.signal.aborted || (err instanceof DOMException && err.name === "TimeoutError")) {
-    const limit = formatDuration(ctx.options.connectTimeoutMs ?? 0);
-    return new NetError("timeout", `timed out after ${limit} (--connect-timeout)`, {
-      op,
-      address,
-      timer: "connect",
-      cause: err,
-    });
-  }
-  const code = (err as { code?: unknown })?.code;
-  if (op === "lookup") {
-    if (code === "EPERM" || err instanceof Deno.errors.NotCapable) {
-      return new NetError("denied", `denied by the permission sandbox: run with --allow-net`, {
+    if (parent?.aborted) throw parentReason(parent, op, address);
+    if (timeout?.aborted) {
+      throw toNetError(timeout.reason, {
         op,
         address,
-        cause: err,
+        timer: "connect",
+        timeoutMs: options.connectTimeoutMs ?? 0,
+        flag: options.timeoutFlag ?? "--connect-timeout",
       });
     }
-    return new NetError("dns", "name resolution failed (no such host)", {
-      op,
-      address,
-      cause: err,
+    throw toNetError(err, { op, address });
+  }
+}
+
+/**
+ * The parent's reason as it is (Interrupted, a deadline NetError, a caller's
+ * own error), except a bare DOMException (`AbortSignal.timeout`), which is
+ * classified as a deadline.
+ */
+function parentReason(parent: AbortSignal, op: string, address: string): unknown {
+  const reason = parent.reason;
+  if (!(reason instanceof DOMException)) return reason;
+  return toNetError(reason, { op, address, timer: "deadline" });
+}
+
+/**
+ * One TCP connect to one IP address. Retries a self-connect (see
+ * {@linkcode SELF_CONNECT_RETRIES}) and then reports it as refused, never as
+ * open. Raw errors are thrown as they are (the caller classifies).
+ *
+ * @example
+ * ```ts
+ * import { connectTcp } from "./dial.ts";
+ * const conn = await connectTcp("127.0.0.1", 7, { signal: AbortSignal.timeout(2000) });
+ * conn.close();
+ * ```
+ */
+export async function connectTcp(
+  address: string,
+  port: number,
+  options: ConnectTcpOptions = {},
+): Promise<Conn> {
+  for (let attempt = 0;; attempt++) {
+    const conn = options.source === undefined
+      ? await connectDeno(address, port, options)
+      : await connectNode(address, port, options);
+    if (!isSelf(conn)) return conn;
+    conn.close();
+    if (attempt + 1 >= SELF_CONNECT_RETRIES || options.source?.port !== undefined) {
+      throw new NetError(
+        "refused",
+        "connected to itself: nothing listens there (the kernel chose the destination port as the source port)",
+        { op: "connect", address: joinHostPort(address, port) },
+      );
+    }
+  }
+}
+
+async function connectDeno(
+  address: string,
+  port: number,
+  options: ConnectTcpOptions,
+): Promise<Conn> {
+  const raw = await Deno.connect({
+    hostname: address,
+    port,
+    transport: "tcp",
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  if (options.noDelay) raw.setNoDelay(true);
+  if (options.keepAlive) raw.setKeepAlive(true);
+  return new TcpConn(raw);
+}
+
+async function connectNode(
+  address: string,
+  port: number,
+  options: ConnectTcpOptions,
+): Promise<Conn> {
+  const signal = options.signal;
+  signal?.throwIfAborted();
+  const source = options.source ?? {};
+  const socket: Socket = nodeConnect({
+    host: address,
+    port,
+    ...(source.address !== undefined ? { localAddress: source.address } : {}),
+    ...(source.port !== undefined ? { localPort: source.port } : {}),
+    noDelay: options.noDelay ?? false,
+    keepAlive: options.keepAlive ?? false,
+  });
+  let onAbort = () => {};
+  try {
+    await new Promise<void>((resolve, reject) => {
+      onAbort = () => {
+        socket.destroy();
+        reject(signal?.reason);
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      socket.once("connect", () => resolve());
+      socket.once("error", (err: Error) => reject(sourceError(err, source)));
     });
+  } catch (err) {
+    socket.destroy();
+    throw err;
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
   }
-  if (err instanceof Deno.errors.TimedOut && ctx.synRetries !== undefined) {
-    const detail = `the kernel gave up after ${ctx.synRetries} SYN retries (about ${
-      formatDuration(ctx.kernelMs ?? 0)
-    }, tcp_syn_retries)`;
-    return new NetError("timeout", detail, { op, address, timer: "kernel", cause: err });
+  return new NodeConn(socket);
+}
+
+/** EADDRINUSE/EADDRNOTAVAIL name the source we were asked to bind. */
+function sourceError(err: Error, source: SourceOptions): Error {
+  const code = (err as { code?: unknown }).code;
+  if (code === "EADDRNOTAVAIL" && source.address !== undefined) {
+    return new NetError(
+      "io",
+      `source address "${source.address}" is not an address of this host (EADDRNOTAVAIL)`,
+      { op: "bind", address: source.address, cause: err },
+    );
   }
-  return toNetError(err, { op, address });
+  if (code === "EADDRINUSE" && source.port !== undefined) {
+    const where = joinHostPort(source.address ?? "0.0.0.0", source.port);
+    return new NetError(
+      "io",
+      `source port ${source.port} is already in use (EADDRINUSE)`,
+      { op: "bind", address: where, cause: err },
+    );
+  }
+  return err;
 }
 
 /**
@@ -165,14 +282,6 @@ function attemptTimeout(remainingMs: number, addressesLeft: number): number {
   return Math.min(remainingMs, saneMinimum);
 }
 
-async function connectOne(
-  address: string,
-  port: number,
-  signal: AbortSignal,
-): Promise<Deno.TcpConn> {
-  return await Deno.connect({ hostname: address, port, transport: "tcp", signal });
-}
-
 /** Tries addresses one after another within the shared deadline; first error wins. */
 async function dialSerial(
   addresses: string[],
@@ -180,38 +289,33 @@ async function dialSerial(
   signal: AbortSignal,
   deadlineAt: number | undefined,
   options: DialOptions,
-): Promise<Deno.TcpConn> {
+): Promise<Conn> {
   let firstError: unknown;
   for (const [index, address] of addresses.entries()) {
     signal.throwIfAborted();
-    const signals = [signal];
-    if (deadlineAt !== undefined) {
+    let attempt = signal;
+    if (deadlineAt !== undefined && addresses.length > 1) {
       const left = Math.max(1, deadlineAt - performance.now());
-      signals.push(AbortSignal.timeout(attemptTimeout(left, addresses.length - index)));
+      const share = AbortSignal.timeout(attemptTimeout(left, addresses.length - index));
+      attempt = AbortSignal.any([signal, share]);
     }
     try {
-      return await connectOne(address, port, AbortSignal.any(signals));
+      return await connectTcp(address, port, { ...options, signal: attempt });
     } catch (err) {
       if (signal.aborted) throw signal.reason;
-      firstError ??= await classifyConnect(err, joinHostPort(address, port), signal, options);
+      firstError ??= await classifyConnect(err, joinHostPort(address, port));
     }
   }
   throw firstError;
 }
 
-async function classifyConnect(
-  err: unknown,
-  address: string,
-  signal: AbortSignal,
-  options: DialOptions,
-): Promise<unknown> {
-  const ctx: ClassifyContext = { op: "connect", address, signal, options };
+/** Classifies a failed connect; the kernel's own timeout names its SYN retries. */
+async function classifyConnect(err: unknown, address: string): Promise<unknown> {
   if (err instanceof Deno.errors.TimedOut) {
     const limit = await readConnectLimit({});
-    ctx.synRetries = limit.synRetries;
-    ctx.kernelMs = limit.maxConnectMs;
+    return toNetError(err, { op: "connect", address, kernel: limit });
   }
-  return classify(err, ctx);
+  return toNetError(err, { op: "connect", address });
 }
 
 /**
@@ -219,58 +323,64 @@ async function classifyConnect(
  * address's family starts, the other family joins after `fallbackDelayMs` or
  * as soon as the first fails, and the loser is aborted and closed. One deadline
  * (`connectTimeoutMs`, earliest with the parent signal) covers resolving and
- * all attempts; it no longer applies once connected.
+ * all attempts; it no longer applies once connected. An expired deadline, in
+ * the lookup as in the connect, is a timeout {@linkcode NetError} naming the
+ * operation, the address and the flag.
  *
  * @example Connect with a 2 s deadline
  * ```ts
  * import { dial } from "./dial.ts";
- * const { conn, connectMs } = await dial("127.0.0.1", 6379, { connectTimeoutMs: 2000 });
- * console.log(connectMs);
+ * const conn = await dial("127.0.0.1", 6379, { connectTimeoutMs: 2000 });
+ * console.log(conn.facts.timings.connectMs);
  * conn.close();
  * ```
  */
-export async function dial(host: string, port: number, options: DialOptions = {}): Promise<
-  DialResult
-> {
+export async function dial(host: string, port: number, options: DialOptions = {}): Promise<Conn> {
   const started = performance.now();
   const deadlineAt = options.connectTimeoutMs === undefined
     ? undefined
     : started + options.connectTimeoutMs;
-  const signals = [options.signal];
-  if (options.connectTimeoutMs !== undefined) {
-    signals.push(AbortSignal.timeout(options.connectTimeoutMs));
-  }
-  const signal = AbortSignal.any(signals.filter((s): s is AbortSignal => s !== undefined));
-  const addresses = await resolve(host, { ...options, signal });
+  const literal = hostKind(host) !== "name";
+  let addresses = await resolve(host, options);
   const resolved = performance.now();
-  options.onResolved?.(addresses, resolved - started);
-  const isV6 = (a: string) => a.includes(":");
-  const firstV6 = isV6(addresses[0] ?? "");
-  const primaries = addresses.filter((a) => isV6(a) === firstV6);
-  const fallbacks = addresses.filter((a) => isV6(a) !== firstV6);
-  let conn: Deno.TcpConn;
-  try {
-    conn = fallbacks.length === 0
-      ? await dialSerial(primaries, port, signal, deadlineAt, options)
-      : await dialParallel(primaries, fallbacks, port, signal, deadlineAt, options);
-  } catch (err) {
-    if (signal.aborted) {
-      throw classify(err, { op: "connect", address: joinHostPort(host, port), signal, options });
+  const resolveMs = literal ? 0 : resolved - started;
+  options.onResolved?.(addresses, resolveMs);
+  const sourceAddress = options.source?.address;
+  if (sourceAddress !== undefined) {
+    // A socket bound to an IPv4 source cannot reach an IPv6 peer, and back.
+    const v6 = hostKind(sourceAddress) === "ipv6";
+    const usable = addresses.filter((a) => (hostKind(a) === "ipv6") === v6);
+    if (usable.length === 0) {
+      throw new NetError(
+        "unreachable",
+        `no address of the same family as source "${sourceAddress}" (resolved ${
+          addresses.join(", ")
+        })`,
+        { op: "connect", address: joinHostPort(host, port) },
+      );
     }
-    throw err;
+    addresses = usable;
   }
-  if (options.noDelay) conn.setNoDelay(true);
-  if (options.keepAlive) conn.setKeepAlive(true);
-  const remote = conn.remoteAddr;
-  const local = conn.localAddr;
-  return {
-    conn,
-    addresses,
-    remoteAddress: joinHostPort(remote.hostname, remote.port),
-    localAddress: joinHostPort(local.hostname, local.port),
-    resolveMs: resolved - started,
-    connectMs: performance.now() - resolved,
-  };
+  const remaining = deadlineAt === undefined ? undefined : Math.max(1, deadlineAt - resolved);
+  const conn = await withDeadline(
+    options,
+    "connect",
+    joinHostPort(host, port),
+    (signal) => {
+      const isV6 = (a: string) => a.includes(":");
+      const firstV6 = isV6(addresses[0] ?? "");
+      const primaries = addresses.filter((a) => isV6(a) === firstV6);
+      const fallbacks = addresses.filter((a) => isV6(a) !== firstV6);
+      return fallbacks.length === 0
+        ? dialSerial(primaries, port, signal, deadlineAt, options)
+        : dialParallel(primaries, fallbacks, port, signal, deadlineAt, options);
+    },
+    remaining,
+  );
+  conn.facts.addresses = addresses;
+  conn.facts.timings.resolveMs = resolveMs;
+  conn.facts.timings.connectMs = performance.now() - resolved;
+  return conn;
 }
 
 /** RFC 8305 race: primaries now, fallbacks after the delay (or on primary failure). */
@@ -281,7 +391,7 @@ async function dialParallel(
   signal: AbortSignal,
   deadlineAt: number | undefined,
   options: DialOptions,
-): Promise<Deno.TcpConn> {
+): Promise<Conn> {
   const primaryCtl = new AbortController();
   const fallbackCtl = new AbortController();
   const primarySignal = AbortSignal.any([signal, primaryCtl.signal]);

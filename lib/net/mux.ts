@@ -5,8 +5,8 @@
  *
  * ## Model
  * - You create a {@linkcode Mux} with a {@linkcode MuxHandler} (plain,
- *   synchronous callbacks), add connections with {@linkcode Mux.dial} (or
- *   {@linkcode Mux.adopt} for one you already hold), and `await mux.run()`.
+ *   synchronous callbacks), add connections with {@linkcode Mux.dial}, and
+ *   `await mux.run()`.
  * - Each connection ({@linkcode MuxConn}) is a small state machine:
  *   phase `queued -> connecting -> open -> closed`, and once open two named
  *   directions, **net-in** (`idle | reading | done`) and **net-out**
@@ -16,9 +16,10 @@
  *   event costs O(1) whatever the number of connections. There is no
  *   `Promise.race` over connections.
  * - One read and one write in flight per connection. `write()` queues; the
- *   queue is your backpressure signal (`conn.writesQueued`). `pauseReading()`
- *   stops net-in (e.g. while you flush a slow consumer), `resumeReading()`
- *   starts it again.
+ *   queue is your backpressure signal (`conn.writesQueued`).
+ * - Connections are made by a dialer (`options.dialer`): plain TCP by
+ *   default, or the whole dial stack (proxy, TLS) — the loop only sees a
+ *   {@linkcode Conn} and never knows which layers it went through.
  * - Deadlines per connection: `connect` (from connect start, until open),
  *   `first-byte` (from open, until the first byte read), `idle` (since the last
  *   byte moved either way), `total` (from connect start). All live in one
@@ -30,8 +31,9 @@
  *   {@linkcode MAX_CONNECTS_IN_FLIGHT} = 128: past that, Deno 2.9 stalls the
  *   excess connects until they time out), at most `maxOpen` sockets in use.
  * - A self-connect (the kernel chose the probed port as our source port, and
- *   TCP simultaneous open connected the socket to itself) is closed and
- *   retried, as Go's `net.Dial` does; it is never reported as open.
+ *   TCP simultaneous open connected the socket to itself) is retried by the
+ *   dialer (lib/net/dial.ts `connectTcp`) and then reported as refused, never
+ *   as open.
  * - When a connect fails with EMFILE/ENFILE the loop lowers `maxOpen` to
  *   what is open now, puts the dial back at the head of the queue, calls
  *   `onFdLimit`, and retries when a socket closes; only when nothing at all is
@@ -46,11 +48,10 @@
  *
  * ## Handler rules
  * - Callbacks run from the loop, one at a time, never concurrently. They must
- *   not block; to do async work (e.g. write to stdout) pause reading, do it,
- *   resume.
+ *   not block.
  * - The `chunk` given to `onData` is a view of the connection's reused read
  *   buffer: copy it (`chunk.slice()`) if you keep it past the callback.
- * - Every dialed or adopted connection gets exactly one `onClose`, whatever
+ * - Every dialed connection gets exactly one `onClose`, whatever
  *   happened (connect failed, timed out, aborted, closed by you, EOF). No
  *   other callback comes after it. `onClose` may run inside your own
  *   `conn.close()` call.
@@ -104,203 +105,25 @@
  */
 
 import { NetError } from "../errors.ts";
-import { joinHostPort } from "./address.ts";
+import type { Conn } from "./conn.ts";
+import { connectTcp } from "./dial.ts";
+import { Slot, type SlotOwner } from "./mux_slot.ts";
+import type {
+  CloseResult,
+  DeadlineName,
+  DialSpec,
+  MuxCloseReason,
+  MuxConn,
+  MuxDialer,
+  MuxHandler,
+  MuxOptions,
+  MuxStats,
+} from "./mux_types.ts";
+import { deadlineError, isFdExhausted, toNetError } from "./net_errors.ts";
 import { ReadyQueue } from "./ready_queue.ts";
 import { TimerHeap } from "./timer_heap.ts";
-import { deadlineError, type DeadlineName, isFdExhausted, toNetError } from "./net_errors.ts";
 
-export type { DeadlineName } from "./net_errors.ts";
-
-/** Where a connection is in its life. */
-export type ConnPhase = "queued" | "connecting" | "open" | "closed";
-
-/** The net-in direction: not reading now, a read in flight, or EOF seen. */
-export type NetInState = "idle" | "reading" | "done";
-
-/** The net-out direction: nothing in flight, a write in flight, or half-closed. */
-export type NetOutState = "idle" | "writing" | "done";
-
-/**
- * Why a connection closed:
- * - `eof`: the peer closed and we had nothing left to send;
- * - `local`: you called `close()` without an error;
- * - `timeout`: one of its deadlines fired (`error.timer` says which);
- * - `error`: connect, read or write failed (`error` is a {@linkcode NetError}),
- *   or you called `close(error)`;
- * - `aborted`: the mux's signal aborted (`error` is its reason).
- */
-export type MuxCloseReason = "eof" | "local" | "timeout" | "error" | "aborted";
-
-/** Deadlines of one connection, in ms; unset: none. */
-export interface DeadlineOptions {
-  /** Connect must complete within this, from connect start. @default {undefined} */
-  connectTimeoutMs?: number;
-  /** The first byte must be read within this, from open. @default {undefined} */
-  firstByteTimeoutMs?: number;
-  /** Close when no byte moved either way for this long (open only). @default {undefined} */
-  idleTimeoutMs?: number;
-  /** The whole connection, from connect start to close. @default {undefined} */
-  totalTimeoutMs?: number;
-}
-
-/** One connection to make. */
-export interface DialSpec<T> extends DeadlineOptions {
-  /** Where to connect: an IP literal (a name is resolved by the runtime on each dial). */
-  hostname: string;
-  /** Port, 1-65535. */
-  port: number;
-  /** Your per-connection state, available as `conn.state`. */
-  state: T;
-  /** Start net-in as soon as the connection opens. @default {true} */
-  read?: boolean;
-  /** Disable Nagle's algorithm once open. @default {false} */
-  noDelay?: boolean;
-}
-
-/** A connection you already hold, handed to the loop with {@linkcode Mux.adopt}. */
-export interface AdoptSpec<T> extends DeadlineOptions {
-  /** Your per-connection state. */
-  state: T;
-  /** Start net-in at once. @default {true} */
-  read?: boolean;
-}
-
-/** How a connection ended, given to `onClose`. Times in ms. */
-export interface CloseResult {
-  /** Why it closed. */
-  reason: MuxCloseReason;
-  /** What ended it badly (a {@linkcode NetError}, the abort reason, yours), or null. */
-  error: unknown;
-  /** True when the connect succeeded. */
-  connected: boolean;
-  /** Connect start to open; null when it never opened. */
-  connectMs: number | null;
-  /** Open to the first byte read; null when none came. */
-  firstByteMs: number | null;
-  /** Connect start to close; 0 when it never started. */
-  totalMs: number;
-  /** Bytes read. */
-  bytesIn: number;
-  /** Bytes written. */
-  bytesOut: number;
-}
-
-/** One connection of the loop, as your handler sees it. */
-export interface MuxConn<T> {
-  /** Unique within its mux, in dial order from 1. */
-  readonly id: number;
-  /** Your state from the spec (mutate it freely). */
-  readonly state: T;
-  /** Remote host as dialed. */
-  readonly hostname: string;
-  /** Remote port. */
-  readonly port: number;
-  /** `host:port` (brackets for IPv6), for messages. */
-  readonly address: string;
-  /** Where it is in its life. */
-  readonly phase: ConnPhase;
-  /** The net-in direction. */
-  readonly netIn: NetInState;
-  /** The net-out direction. */
-  readonly netOut: NetOutState;
-  /** The socket while open, else null. Do not read, write or close it yourself. */
-  readonly conn: Deno.TcpConn | null;
-  /** Bytes read so far. */
-  readonly bytesIn: number;
-  /** Bytes written so far. */
-  readonly bytesOut: number;
-  /** `write()` buffers not yet fully sent, the one in flight included. */
-  readonly writesQueued: number;
-  /** `performance.now()` at connect start (0 while queued). */
-  readonly startedAt: number;
-  /** `performance.now()` when it opened, or null. */
-  readonly openedAt: number | null;
-  /**
-   * Queues `data` to send (one write in flight; the rest wait in order).
-   * Allowed before open (sent once open). `onWritten` fires when all of it is
-   * sent. Throws a TypeError after `closeWrite()` or close.
-   */
-  write(data: Uint8Array): void;
-  /** Half-closes (shutdown SHUT_WR) once every queued write is sent; net-in goes on. */
-  closeWrite(): void;
-  /** Stops net-in after the read in flight (its data still arrives). */
-  pauseReading(): void;
-  /** Starts net-in again (no-op after EOF or close). */
-  resumeReading(): void;
-  /**
-   * Sets a deadline to `ms` from now (`idle`: `ms` after the last byte moved,
-   * re-armed by progress); `undefined` removes it.
-   */
-  setDeadline(name: DeadlineName, ms: number | undefined): void;
-  /**
-   * Closes now: reason `local`, or `error` when `error` is given. Pending
-   * operations are interrupted; `onClose` runs before this returns.
-   */
-  close(error?: unknown): void;
-}
-
-/** Your callbacks. All optional; all synchronous. */
-export interface MuxHandler<T> {
-  /** The connection opened (connect succeeded, or it was adopted). */
-  onOpen?(conn: MuxConn<T>): void;
-  /** Bytes arrived; `chunk` is only valid during the call. */
-  onData?(conn: MuxConn<T>, chunk: Uint8Array): void;
-  /** The peer half-closed (EOF). The conn closes after this unless writes are queued. */
-  onEof?(conn: MuxConn<T>): void;
-  /** Every byte of one `write(data)` is sent (the same `data` object). */
-  onWritten?(conn: MuxConn<T>, data: Uint8Array): void;
-  /** The end of the connection: exactly once per connection, last. */
-  onClose?(conn: MuxConn<T>, result: CloseResult): void;
-}
-
-/** Options of {@linkcode Mux}. */
-export interface MuxOptions<T> {
-  /** Your callbacks. */
-  handler: MuxHandler<T>;
-  /** Cancels everything; `run()` rejects with its reason. @default {undefined} */
-  signal?: AbortSignal;
-  /**
-   * Connects in flight at once; values above
-   * {@linkcode MAX_CONNECTS_IN_FLIGHT} (128) are lowered to it. @default {128}
-   */
-  maxConnecting?: number;
-  /**
-   * Sockets in use at once (connecting + open); lowered automatically on
-   * EMFILE. Set it below the file descriptor soft limit when you know it
-   * (lib/net/fd_limit.ts). @default {Infinity}
-   */
-  maxOpen?: number;
-  /** Size of each connection's read buffer (allocated at its first read), bytes. @default {16384} */
-  readBufferSize?: number;
-  /** Called when EMFILE/ENFILE lowered `maxOpen` to `cap`. @default {undefined} */
-  onFdLimit?: (cap: number, error: unknown) => void;
-  /**
-   * Other threads of this process use descriptors too (tcpc probe's
-   * workers): on EMFILE/ENFILE with no socket open here, wait 20 ms and retry
-   * (up to 100 times) instead of failing the dial, and after a lowering raise
-   * `maxOpen` by one every `maxOpen / 4 + 1` closes, back up to its first
-   * value, as the other threads free theirs. @default {false}
-   */
-  sharedFds?: boolean;
-}
-
-/** Counters of a mux, for progress lines and tests. */
-export interface MuxStats {
-  /** Dials waiting for a connect slot. */
-  queued: number;
-  /** Connects in flight. */
-  connecting: number;
-  /** Open connections. */
-  open: number;
-  /** Connections closed so far. */
-  closed: number;
-  /** Current cap on sockets in use (Infinity: none). */
-  maxOpen: number;
-  /** How many times EMFILE/ENFILE lowered the cap. */
-  fdLimitHits: number;
-  /** Events drained from the ready queue so far. */
-  events: number;
-}
+export type * from "./mux_types.ts";
 
 /**
  * Most connects in flight at once. Measured on Deno 2.9.6: with more than 128
@@ -311,9 +134,6 @@ export interface MuxStats {
  * budget per task tick (the likely mechanism; not proven).
  */
 export const MAX_CONNECTS_IN_FLIGHT = 128;
-
-/** How many times a self-connect (source port = destination port) is retried. */
-const SELF_CONNECT_RETRIES = 2;
 
 /** With `sharedFds`: how many times one dial waits for descriptors before it fails. */
 const FD_WAIT_RETRIES = 100;
@@ -342,116 +162,6 @@ interface Task {
   cancelled: boolean;
 }
 
-function isSelfConnect(conn: Deno.TcpConn): boolean {
-  const local = conn.localAddr;
-  const remote = conn.remoteAddr;
-  return local.port === remote.port && local.hostname === remote.hostname;
-}
-
-/** The internal state of one connection; the handler sees it as a MuxConn. */
-class Slot<T> implements MuxConn<T> {
-  readonly id: number;
-  readonly state: T;
-  readonly hostname: string;
-  readonly port: number;
-  readonly address: string;
-  phase: ConnPhase = "queued";
-  netIn: NetInState = "idle";
-  netOut: NetOutState = "idle";
-  conn: Deno.TcpConn | null = null;
-  bytesIn = 0;
-  bytesOut = 0;
-  startedAt = 0;
-  openedAt: number | null = null;
-  firstByteAt: number | null = null;
-  lastProgress = 0;
-  wantRead: boolean;
-  wantCloseWrite = false;
-  noDelay: boolean;
-  buffer: Uint8Array | null = null;
-  writes: Uint8Array[] = [];
-  writeHead = 0;
-  writeOffset = 0;
-  abort: AbortController | null = null;
-  /** Deadline lengths (for messages) and absolute due times. */
-  limits: Record<DeadlineName, number | undefined>;
-  due: Record<Exclude<DeadlineName, "idle">, number> = {
-    connect: Infinity,
-    "first-byte": Infinity,
-    total: Infinity,
-  };
-  /** The due time of this slot's valid heap entry (others are stale). */
-  armedAt = Infinity;
-  /** Self-connects seen so far (retried up to SELF_CONNECT_RETRIES). */
-  selfConnects = 0;
-  /** EMFILE waits with nothing open so far (up to FD_WAIT_RETRIES). */
-  fdWaits = 0;
-  #mux: Mux<T>;
-
-  constructor(
-    mux: Mux<T>,
-    id: number,
-    hostname: string,
-    port: number,
-    spec: AdoptSpec<T> & {
-      noDelay?: boolean;
-    },
-  ) {
-    this.#mux = mux;
-    this.id = id;
-    this.state = spec.state;
-    this.hostname = hostname;
-    this.port = port;
-    this.address = joinHostPort(hostname, port);
-    this.wantRead = spec.read ?? true;
-    this.noDelay = spec.noDelay ?? false;
-    this.limits = {
-      connect: spec.connectTimeoutMs,
-      "first-byte": spec.firstByteTimeoutMs,
-      idle: spec.idleTimeoutMs,
-      total: spec.totalTimeoutMs,
-    };
-  }
-
-  get writesQueued(): number {
-    return this.writes.length - this.writeHead;
-  }
-
-  write(data: Uint8Array): void {
-    if (this.phase === "closed" || this.wantCloseWrite) {
-      throw new TypeError(`write to "${this.address}" after close or closeWrite`);
-    }
-    this.writes.push(data);
-    if (this.phase === "open" && this.netOut === "idle") this.#mux._pumpWrite(this);
-  }
-
-  closeWrite(): void {
-    if (this.phase === "closed" || this.wantCloseWrite) return;
-    this.wantCloseWrite = true;
-    if (this.phase === "open" && this.netOut === "idle") this.#mux._pumpWrite(this);
-  }
-
-  pauseReading(): void {
-    this.wantRead = false;
-  }
-
-  resumeReading(): void {
-    this.wantRead = true;
-    if (this.phase === "open" && this.netIn === "idle") this.#mux._read(this);
-  }
-
-  setDeadline(name: DeadlineName, ms: number | undefined): void {
-    if (this.phase === "closed") return;
-    this.limits[name] = ms;
-    if (name !== "idle") this.due[name] = ms === undefined ? Infinity : performance.now() + ms;
-    this.#mux._arm(this);
-  }
-
-  close(error?: unknown): void {
-    this.#mux._close(this, error === undefined ? "local" : "error", error ?? null);
-  }
-}
-
 /**
  * The readiness loop over many connections. See the module documentation for
  * the model, the handler rules and when `run()` ends.
@@ -471,8 +181,9 @@ class Slot<T> implements MuxConn<T> {
  * await mux.run();
  * ```
  */
-export class Mux<T> {
+export class Mux<T> implements SlotOwner<T> {
   #handler: MuxHandler<T>;
+  #dialer: MuxDialer;
   #signal: AbortSignal | undefined;
   #maxConnecting: number;
   #maxOpen: number;
@@ -513,6 +224,7 @@ export class Mux<T> {
   /** Builds a loop; nothing starts before {@linkcode Mux.run}. */
   constructor(options: MuxOptions<T>) {
     this.#handler = options.handler;
+    this.#dialer = options.dialer ?? plainTcp;
     this.#signal = options.signal;
     this.#maxConnecting = Math.min(
       MAX_CONNECTS_IN_FLIGHT,
@@ -549,22 +261,6 @@ export class Mux<T> {
     this.#live.add(slot);
     this.#queue.notify();
     if (this.#stopping !== null) this._close(slot, "aborted", this.#stopping.reason);
-    return slot;
-  }
-
-  /** Hands an open connection to the loop; `onOpen` fires from the loop. */
-  adopt(conn: Deno.TcpConn, spec: AdoptSpec<T>): MuxConn<T> {
-    const remote = conn.remoteAddr;
-    const slot = new Slot(this, this.#nextId++, remote.hostname, remote.port, spec);
-    this.#live.add(slot);
-    if (this.#stopping !== null) {
-      conn.close();
-      this._close(slot, "aborted", this.#stopping.reason);
-      return slot;
-    }
-    this.#beginConnect(slot);
-    this.#inflight++;
-    this.#queue.push({ kind: Ev.Connected, slot, n: null, value: conn });
     return slot;
   }
 
@@ -666,7 +362,7 @@ export class Mux<T> {
     switch (ev.kind) {
       case Ev.Connected:
         this.#connecting--;
-        return this.#onConnected(slot, ev.value as Deno.TcpConn);
+        return this.#onConnected(slot, ev.value as Conn);
       case Ev.ConnectFailed:
         this.#connecting--;
         return this.#onConnectFailed(slot, ev.value);
@@ -732,14 +428,12 @@ export class Mux<T> {
     const abort = new AbortController();
     slot.abort = abort;
     this.#inflight++;
-    let promise: Promise<Deno.TcpConn>;
+    let promise: Promise<Conn>;
     try {
-      promise = Deno.connect({
-        hostname: slot.hostname,
-        port: slot.port,
-        transport: "tcp",
-        signal: abort.signal,
-      });
+      promise = this.#dialer(
+        { hostname: slot.hostname, port: slot.port, noDelay: slot.noDelay },
+        abort.signal,
+      );
     } catch (err) {
       promise = Promise.reject(err);
     }
@@ -749,24 +443,11 @@ export class Mux<T> {
     );
   }
 
-  #onConnected(slot: Slot<T>, conn: Deno.TcpConn): void {
+  #onConnected(slot: Slot<T>, conn: Conn): void {
     slot.abort = null;
     if (slot.phase !== "connecting") {
       // Closed (deadline, abort) while the connect was completing.
-      try {
-        conn.close();
-      } catch { /* already closed */ }
-      return;
-    }
-    if (isSelfConnect(conn) && slot.selfConnects < SELF_CONNECT_RETRIES) {
-      // The kernel picked the destination port as our source port and TCP's
-      // simultaneous open connected the socket to itself (RFC 793 section
-      // 3.4): nothing listens there. Retry like Go's net.Dial does.
-      slot.selfConnects++;
-      try {
-        conn.close();
-      } catch { /* already closed */ }
-      this.#requeue(slot);
+      conn.close();
       return;
     }
     const now = performance.now();
@@ -775,7 +456,6 @@ export class Mux<T> {
     slot.openedAt = now;
     slot.lastProgress = now;
     this.#open++;
-    if (slot.noDelay) conn.setNoDelay(true);
     const firstByte = slot.limits["first-byte"];
     slot.due.connect = Infinity; // "once connected, the dial deadline no longer applies"
     slot.due["first-byte"] = firstByte === undefined ? Infinity : now + firstByte;
@@ -1012,9 +692,7 @@ export class Mux<T> {
     }
     if (was === "open") {
       this.#open--;
-      try {
-        slot.conn?.close();
-      } catch { /* already closed */ }
+      slot.conn?.close();
     }
     slot.conn = null;
     slot.writes.length = 0;
@@ -1035,4 +713,12 @@ export class Mux<T> {
     this.#queue.notify();
     this.#handler.onClose?.(slot, result);
   }
+}
+
+/** The default dialer: one plain TCP connect (self-connects retried, then refused). */
+function plainTcp(
+  target: { hostname: string; port: number; noDelay: boolean },
+  signal: AbortSignal,
+): Promise<Conn> {
+  return connectTcp(target.hostname, target.port, { signal, noDelay: target.noDelay });
 }

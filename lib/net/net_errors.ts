@@ -151,6 +151,14 @@ export function toNetError(err: unknown, options: ToNetErrorOptions): Error {
   }
   if (op === "lookup" || isLookupFailure(err)) {
     const code = errorCode(err);
+    if (code === "EPERM") {
+      // Deno's sandbox refusing the lookup surfaces as EPERM from getaddrinfo.
+      return new NetError(
+        "denied",
+        "denied by the permission sandbox: run with --allow-net (a name needs the name itself) or -P",
+        base,
+      );
+    }
     if (code === "EAI_AGAIN") {
       return new NetError("dns", "the resolver did not answer (EAI_AGAIN)", base);
     }

@@ -5,7 +5,11 @@
  * Two directions run at once, each with one operation in flight (that is the
  * backpressure): net-out (input -> conn) and net-in (conn -> output). They
  * switch off one at a time. The session ends when:
- *  1. net-in sees EOF (the peer closed): output is flushed, then we close;
+ *  1. net-in sees EOF (the peer half-closed) and net-out is done: all input
+ *     sent and half-closed, or waiting on input (stdin) that has not come for
+ *     `EOF_GRACE_MS`. A peer's FIN leaves our direction open (RFC 9293
+ *     section 3.6): input that is at hand (a file, `-d`, a busy pipe) is still
+ *     sent while the peer reads, and a reset or broken pipe then is an error;
  *  2. net-in or net-out fails (reset, broken pipe): net-in drains what the
  *     kernel still holds, then we close with that error;
  *  3. input ends: we half-close (`closeWrite`, shutdown(SHUT_WR)) and keep
@@ -23,9 +27,10 @@
 import { NetError, type TimerName } from "../errors.ts";
 import { formatDuration } from "../report/duration.ts";
 import type { ByteReader } from "../stream.ts";
+import type { CloseReason, Conn } from "./conn.ts";
+import { toNetError } from "./net_errors.ts";
 
-/** How a session ended. */
-export type CloseReason = "eof" | "reset" | "timeout" | "local";
+export type { CloseReason } from "./conn.ts";
 
 /** Options of {@linkcode runSession}. */
 export interface SessionOptions {
@@ -70,7 +75,7 @@ export interface SessionResult {
   bytesSent: number;
   /** Bytes read from the peer. */
   bytesReceived: number;
-  /** Time from session start to the first received byte, ms; null if none came. */
+  /** Time from session start (the connection's open) to the first received byte, ms; null if none came. */
   firstByteMs: number | null;
   /** Duration of the session, ms. */
   durationMs: number;
@@ -90,16 +95,22 @@ const LF = 0x0a;
 const READ_BUFFER = 1 << 20;
 /** Input (stdin) chunk size, bytes. */
 const INPUT_CHUNK = 1 << 18;
-/** How long net-out may go on after the peer's EOF to finish or fail, ms. */
+/** Largest single write to the connection, bytes (keeps counters and -t current). */
+const WRITE_PIECE = 1 << 20;
+/**
+ * After the peer's EOF, how long net-out may wait on input (stdin) with
+ * nothing to send before the session ends, ms. Input that is at hand is sent
+ * however long it takes (the deadlines still apply).
+ */
 const EOF_GRACE_MS = 250;
 
-/** Waits for `promise` to settle, or `ms`, whichever comes first. */
-async function settle(promise: Promise<unknown>, ms: number): Promise<void> {
+/** Resolves after `ms`; the timer is cleared when `promise` settles first. */
+async function settleWithin(promise: Promise<unknown>, ms: number): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     await Promise.race([
       promise.catch(() => {}),
-      new Promise<void>((resolve) => timer = setTimeout(resolve, ms)),
+      new Promise<void>((resolve) => timer = setTimeout(resolve, Math.max(0, ms))),
     ]);
   } finally {
     clearTimeout(timer);
@@ -132,7 +143,8 @@ function toCrlf(chunk: Uint8Array, lastWasCr: boolean): Uint8Array {
  * @example Send a line, print the reply
  * ```ts
  * import { runSession } from "./session.ts";
- * const conn = await Deno.connect({ hostname: "127.0.0.1", port: 7 });
+ * import { dial } from "./dial.ts";
+ * const conn = await dial("127.0.0.1", 7, { connectTimeoutMs: 2000 });
  * const result = await runSession(conn, {
  *   input: new TextEncoder().encode("hello\n"),
  *   output: (chunk) => void Deno.stdout.writeSync(chunk),
@@ -142,7 +154,7 @@ function toCrlf(chunk: Uint8Array, lastWasCr: boolean): Uint8Array {
  * ```
  */
 export async function runSession(
-  conn: Deno.TcpConn,
+  conn: Conn,
   options: SessionOptions,
 ): Promise<SessionResult> {
   const started = performance.now();
@@ -163,9 +175,7 @@ export async function runSession(
   const closeConn = () => {
     if (closed) return;
     closed = true;
-    try {
-      conn.close();
-    } catch { /* already closed */ }
+    conn.close();
   };
   let onEnded = () => {};
   const ended = new Promise<void>((resolve) => onEnded = resolve);
@@ -253,9 +263,16 @@ export async function runSession(
 
   const onAbort = () => {
     const reason = options.signal?.reason;
-    finish((reason as NetError)?.kind === "timeout" ? "timeout" : "local", reason);
+    const timedOut = reason instanceof NetError && reason.kind === "timeout";
+    // A bare DOMException (AbortSignal.timeout) is classified; anything else
+    // (Interrupted, a --deadline NetError, a caller's own error) is kept.
+    const error = reason instanceof DOMException
+      ? toNetError(reason, { op: "session", address, timer: "deadline" })
+      : reason;
+    finish(timedOut || reason instanceof DOMException ? "timeout" : "aborted", error);
     closeConn();
   };
+
   options.signal?.addEventListener("abort", onAbort, { once: true });
   if (options.signal?.aborted) onAbort();
   rearm();
@@ -271,27 +288,22 @@ export async function runSession(
         n = await conn.read(buffer);
       } catch (err) {
         readStartedAt = null;
-        if (close === null) {
-          const reset = err instanceof Deno.errors.ConnectionReset;
-          finish(
-            "reset",
-            new NetError(reset ? "reset" : "io", reset ? "connection reset by peer" : String(err), {
-              op: "read",
-              address,
-              cause: err,
-            }),
-          );
-        }
+        if (close === null) finish("error", toNetError(err, { op: "read", address }));
         return;
       }
       readStartedAt = null;
       if (n === null) {
-        // The peer closed while we were still sending: give net-out a moment to
-        // finish the input or to fail (its next write to a closed peer gets EPIPE
-        // or ECONNRESET), so a peer that closes before reading is reported, not
-        // passed off as "eof" with our data silently dropped.
-        if (sending && pendingError === null) await settle(outDone, EOF_GRACE_MS);
-        finish(pendingError === null ? "eof" : "reset", pendingError);
+        // The peer half-closed while we may still be sending. Our direction stays
+        // open: net-out goes on while it has input at hand, and a peer that then
+        // resets or closes before reading is reported, never passed off as "eof"
+        // with our data dropped. Only input that does not come (a quiet stdin)
+        // ends the wait.
+        while (sending && pendingError === null && close === null) {
+          const waited = inputWaitingSince === null ? 0 : performance.now() - inputWaitingSince;
+          if (waited >= EOF_GRACE_MS) break;
+          await settleWithin(Promise.race([outDone, ended]), EOF_GRACE_MS - waited);
+        }
+        finish(pendingError === null ? "eof" : "error", pendingError);
         return;
       }
       const now = performance.now();
@@ -322,12 +334,17 @@ export async function runSession(
   // --- net-out: input -> conn ---
   let pendingError: unknown = null;
   let sending = options.input !== null;
+  /** When net-out started waiting on its input (stdin), or null while it sends. */
+  let inputWaitingSince: number | null = null;
   const writeAll = async (data: Uint8Array) => {
     let offset = 0;
     while (offset < data.length && close === null) {
       writeStartedAt = performance.now();
       rearm();
-      const n = await conn.write(data.subarray(offset));
+      // Conn.write sends everything; one piece at a time keeps the counters and
+      // the io deadline honest during a long write to a slow reader.
+      const piece = data.subarray(offset, offset + WRITE_PIECE);
+      const n = await conn.write(piece);
       writeStartedAt = null;
       offset += n;
       bytesSent += n;
@@ -345,7 +362,9 @@ export async function runSession(
       } else {
         const buffer = new Uint8Array(options.bufferSize ?? INPUT_CHUNK);
         while (close === null) {
+          inputWaitingSince = performance.now();
           const n = await input.read(buffer);
+          inputWaitingSince = null;
           if (n === null) break;
           let chunk: Uint8Array = buffer.subarray(0, n);
           if (options.crlf) {
@@ -363,21 +382,12 @@ export async function runSession(
       rearm();
     } catch (err) {
       writeStartedAt = null;
+      inputWaitingSince = null;
       sending = false;
       if (close !== null) return;
       // The peer went away while we were sending: let net-in drain what already
       // arrived, then report this error (exit 1).
-      const broken = err instanceof Deno.errors.BrokenPipe;
-      const reset = err instanceof Deno.errors.ConnectionReset;
-      pendingError = new NetError(
-        broken ? "closed" : reset ? "reset" : "io",
-        broken
-          ? "peer closed the connection before reading all data"
-          : reset
-          ? "connection reset by peer"
-          : String(err),
-        { op: "write", address, cause: err },
-      );
+      pendingError = toNetError(err, { op: "write", address });
     }
   };
 
@@ -389,7 +399,7 @@ export async function runSession(
   try {
     await Promise.race([inDone, ended]);
     if (pendingError !== null && (close === "eof" || close === null)) {
-      close = "reset";
+      close = "error";
       error = pendingError;
     }
   } finally {

@@ -1,0 +1,139 @@
+/**
+ * One connection of the readiness loop (lib/net/mux.ts): its state machine
+ * (phase, net-in, net-out), its write queue (one write in flight: the
+ * backpressure) and its deadline lengths and due times.
+ *
+ * @module
+ */
+
+import { joinHostPort } from "./address.ts";
+import type { Conn } from "./conn.ts";
+import type {
+  ConnPhase,
+  DeadlineName,
+  DialSpec,
+  MuxCloseReason,
+  MuxConn,
+  NetInState,
+  NetOutState,
+} from "./mux_types.ts";
+
+/**
+ * What a slot asks of the loop that owns it (lib/net/mux.ts).
+ *
+ * @example
+ * ```ts
+ * import type { SlotOwner } from "./mux_slot.ts";
+ * declare const owner: SlotOwner<null>;
+ * ```
+ */
+export interface SlotOwner<T> {
+  /** Starts the next write, or the half-close, if net-out is idle. */
+  _pumpWrite(slot: Slot<T>): void;
+  /** Makes sure the deadline heap holds this slot's next deadline. */
+  _arm(slot: Slot<T>): void;
+  /** Closes the slot once and tells the handler. */
+  _close(slot: Slot<T>, reason: MuxCloseReason, error: unknown): void;
+}
+
+/**
+ * The internal state of one connection of the loop: its phase, its two
+ * directions, its write queue and its deadlines. The handler sees it as a
+ * {@linkcode MuxConn}.
+ *
+ * @example Only the loop makes slots
+ * ```ts
+ * import type { Slot } from "./mux_slot.ts";
+ * declare const slot: Slot<null>;
+ * console.log(slot.phase, slot.writesQueued);
+ * ```
+ */
+export class Slot<T> implements MuxConn<T> {
+  readonly id: number;
+  readonly state: T;
+  readonly hostname: string;
+  readonly port: number;
+  readonly address: string;
+  phase: ConnPhase = "queued";
+  netIn: NetInState = "idle";
+  netOut: NetOutState = "idle";
+  conn: Conn | null = null;
+  bytesIn = 0;
+  bytesOut = 0;
+  startedAt = 0;
+  openedAt: number | null = null;
+  firstByteAt: number | null = null;
+  lastProgress = 0;
+  wantRead: boolean;
+  wantCloseWrite = false;
+  noDelay: boolean;
+  buffer: Uint8Array | null = null;
+  writes: Uint8Array[] = [];
+  writeHead = 0;
+  writeOffset = 0;
+  abort: AbortController | null = null;
+  /** Deadline lengths (for messages) and absolute due times. */
+  limits: Record<DeadlineName, number | undefined>;
+  due: Record<Exclude<DeadlineName, "idle">, number> = {
+    connect: Infinity,
+    "first-byte": Infinity,
+    total: Infinity,
+  };
+  /** The due time of this slot's valid heap entry (others are stale). */
+  armedAt = Infinity;
+  /** EMFILE waits with nothing open so far (up to FD_WAIT_RETRIES). */
+  fdWaits = 0;
+  #mux: SlotOwner<T>;
+
+  constructor(
+    mux: SlotOwner<T>,
+    id: number,
+    hostname: string,
+    port: number,
+    spec: DialSpec<T>,
+  ) {
+    this.#mux = mux;
+    this.id = id;
+    this.state = spec.state;
+    this.hostname = hostname;
+    this.port = port;
+    this.address = joinHostPort(hostname, port);
+    this.wantRead = spec.read ?? true;
+    this.noDelay = spec.noDelay ?? false;
+    this.limits = {
+      connect: spec.connectTimeoutMs,
+      "first-byte": spec.firstByteTimeoutMs,
+      idle: spec.idleTimeoutMs,
+      total: spec.totalTimeoutMs,
+    };
+  }
+
+  get writesQueued(): number {
+    return this.writes.length - this.writeHead;
+  }
+
+  write(data: Uint8Array): void {
+    if (this.phase === "closed" || this.wantCloseWrite) {
+      throw new TypeError(`write to "${this.address}" after close or closeWrite`);
+    }
+    this.writes.push(data);
+    if (this.phase === "open" && this.netOut === "idle") this.#mux._pumpWrite(this);
+  }
+
+  closeWrite(): void {
+    if (this.phase === "closed" || this.wantCloseWrite) return;
+    this.wantCloseWrite = true;
+    if (this.phase === "open" && this.netOut === "idle") this.#mux._pumpWrite(this);
+  }
+
+  setDeadline(name: DeadlineName, ms: number | undefined): void {
+    if (this.phase === "closed") return;
+    this.limits[name] = ms;
+    if (name !== "idle") this.due[name] = ms === undefined ? Infinity : performance.now() + ms;
+    this.#mux._arm(this);
+  }
+
+  close(error?: unknown): void {
+    this.#mux._close(this, error === undefined ? "local" : "error", error ?? null);
+  }
+}
