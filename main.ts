@@ -7,7 +7,7 @@
  * @module
  */
 
-import { EXIT_CODES, exitCodeFor, Interrupted, UsageError } from "./lib/errors.ts";
+import { EXIT_CODES, exitCodeFor, Interrupted, NetError, UsageError } from "./lib/errors.ts";
 import { setupLog } from "./lib/log.ts";
 import type { CommandContext } from "./lib/cli/context.ts";
 import { CONNECT_HELP, runConnect } from "./lib/cli/connect.ts";
@@ -18,7 +18,12 @@ import { runProbe } from "./lib/cli/probe.ts";
 import { runPing } from "./lib/cli/ping.ts";
 import { runEcho } from "./lib/cli/echo.ts";
 import { escapeLine, escapeText } from "./lib/report/safe_text.ts";
-import { stdinReader, stdoutWriter } from "./lib/net/stdio.ts";
+import {
+  bufferedWriter,
+  type FlushableWriter,
+  stdinReader,
+  stdoutWriter,
+} from "./lib/net/stdio.ts";
 
 const VERSION = "0.1.0";
 /** After a deadline ended the run, how long buffered output may still take to drain. */
@@ -44,7 +49,8 @@ ${CONNECT_HELP.split("\n").slice(4).join("\n")}
 
 Exit codes: 0 ok; 1 refused, reset, unreachable or closed early; 2 usage error;
 3 name resolution failed; 4 a timeout fired; 5 denied by the permission sandbox;
-6 verification failed; 130 SIGINT; 143 SIGTERM.`;
+6 verification failed; 7 TLS failed; 8 the proxy failed; 129 SIGHUP; 130 SIGINT;
+143 SIGTERM.`;
 
 type Command = (argv: string[], ctx: CommandContext) => Promise<number>;
 
@@ -63,41 +69,78 @@ const encoder = new TextEncoder();
 /** stdout is gone (e.g. `| head -c 1`): end quietly. */
 class StdoutClosed extends Error {}
 
-function writeLine(stream: typeof Deno.stdout | typeof Deno.stderr, line: string): void {
-  const bytes = encoder.encode(line + "\n");
-  let offset = 0;
-  while (offset < bytes.length) offset += stream.writeSync(bytes.subarray(offset));
+/**
+ * `deno task` forwards a terminal's Ctrl-C to the child a second time: only a
+ * second signal this long after the first forces the exit (ms).
+ */
+const FORCE_EXIT_AFTER_MS = 1000;
+
+/**
+ * An ordered line writer over a writer that never blocks the event loop: a
+ * stalled reader (a paused pager, `| (sleep 10; cat)`) holds the lines in
+ * memory while deadlines and signals keep working.
+ */
+function lineWriter(sink: FlushableWriter) {
+  let chain: Promise<unknown> = Promise.resolve();
+  let failure: { error: unknown } | null = null;
+  let pending = 0;
+  return {
+    line(text: string): void {
+      const bytes = encoder.encode(text + "\n");
+      pending += bytes.length;
+      chain = chain.then(() => sink.write(bytes)).then(
+        () => pending -= bytes.length,
+        (error) => failure ??= { error },
+      );
+    },
+    /** Waits for every line and byte to reach the stream, or until `signal` aborts. */
+    async drain(signal: AbortSignal): Promise<boolean> {
+      await untilAborted(chain, signal);
+      if (failure !== null) throw failure.error;
+      if (signal.aborted) return false;
+      await sink.flush(signal);
+      return !signal.aborted;
+    },
+    get pending(): number {
+      return pending + sink.pending();
+    },
+  };
 }
 
-function guardStdout<T>(write: () => T): T {
+/** Resolves when `promise` settles or `signal` aborts, whichever comes first. */
+async function untilAborted(promise: Promise<unknown>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return;
+  let onAbort = () => {};
+  const aborted = new Promise<void>((resolve) => onAbort = resolve);
+  signal.addEventListener("abort", onAbort, { once: true });
   try {
-    return write();
-  } catch (err) {
-    if (err instanceof Deno.errors.BrokenPipe) throw new StdoutClosed();
-    throw err;
+    await Promise.race([promise.catch(() => {}), aborted]);
+  } finally {
+    signal.removeEventListener("abort", onAbort);
   }
-}
-
-function errLine(line: string): void {
-  try {
-    writeLine(Deno.stderr, line);
-  } catch { /* stderr is gone: nothing left to tell */ }
 }
 
 async function main(argv: string[]): Promise<number> {
   const root = new AbortController();
-  const onSignal = (name: "SIGINT" | "SIGTERM") => () => {
+  let firstSignalAt = 0;
+  const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+  const onSignal = (name: typeof signals[number]) => () => {
     if (root.signal.aborted) {
-      Deno.exit(EXIT_CODES[name === "SIGINT" ? "interrupted" : "terminated"]);
+      if (performance.now() - firstSignalAt > FORCE_EXIT_AFTER_MS) {
+        Deno.exit(exitCodeFor(new Interrupted(name)));
+      }
+      return;
     }
+    firstSignalAt = performance.now();
     root.abort(new Interrupted(name));
   };
-  const handlers = { SIGINT: onSignal("SIGINT"), SIGTERM: onSignal("SIGTERM") } as const;
-  Deno.addSignalListener("SIGINT", handlers.SIGINT);
-  Deno.addSignalListener("SIGTERM", handlers.SIGTERM);
-  // Fast stdio that never stalls the loop (lib/net/stdio.ts); stdout may hold
-  // bytes until flushed below.
+  const handlers = signals.map((name) => [name, onSignal(name)] as const);
+  for (const [name, handler] of handlers) Deno.addSignalListener(name, handler);
+  // Fast stdio that never stalls the loop (lib/net/stdio.ts).
   const stdout = stdoutWriter();
+  const stderr = bufferedWriter({ write: (data) => Deno.stderr.write(data) });
+  const outLines = lineWriter(stdout);
+  const errLines = lineWriter(stderr);
   const guardAsync = async <T>(op: () => Promise<T>): Promise<T> => {
     try {
       return await op();
@@ -106,50 +149,85 @@ async function main(argv: string[]): Promise<number> {
       throw err;
     }
   };
-  const flushStdout = (signal: AbortSignal = root.signal) => guardAsync(() => stdout.flush(signal));
+  const errLine = (line: string) => errLines.line(line);
   const ctx: CommandContext = {
     signal: root.signal,
     stdin: stdinReader(),
-    stdout: { write: (data) => guardAsync(() => stdout.write(data)) },
+    stdout: {
+      write: (data) => guardAsync(() => stdout.write(data)),
+      flush: (signal) => guardAsync(() => stdout.flush(signal)),
+      pending: () => stdout.pending(),
+    },
     // Result lines (tables, JSON) may carry peer bytes: no raw control reaches the terminal.
-    out: (line) => guardStdout(() => writeLine(Deno.stdout, escapeLine(line))),
+    out: (line) => outLines.line(escapeLine(line)),
     err: errLine,
     stderrIsTerminal: Deno.stderr.isTerminal(),
     setVerbosity: (level) => setupLog({ verbosity: level, write: errLine }),
   };
+  let code: number;
+  let failure: unknown = null;
   try {
     await setupLog({ verbosity: 0, write: errLine });
-    const [first, ...rest] = argv;
-    if (first === undefined || first === "-h" || first === "--help" || first === "help") {
-      if (first === undefined) throw new UsageError("missing HOST and PORT (see tcpc --help)");
-      ctx.out(HELP);
-      return 0;
-    }
-    if (first === "--version" || first === "-V") {
-      ctx.out(`tcpc ${VERSION}`);
-      return 0;
-    }
-    const command = COMMANDS[first];
-    const code = command ? await command(rest, ctx) : await runConnect(argv, ctx);
-    await flushStdout();
-    return code;
+    code = await run(argv, ctx);
   } catch (err) {
-    const code = exitCodeFor(err);
-    // What arrived before the failure still goes out. After a deadline, stdout
-    // may be what stalled (lib/net/stdio.ts): wait for it at most one second more.
-    const grace = code === EXIT_CODES.timeout
-      ? AbortSignal.any([root.signal, AbortSignal.timeout(STDOUT_GRACE_MS)])
-      : root.signal;
-    await flushStdout(grace).catch(() => {});
-    if (err instanceof StdoutClosed) return 0;
-    const message = err instanceof Error ? err.message : String(err);
-    const line = escapeText(message, { keepBackslash: true });
-    errLine(`tcpc: ${line}`);
-    return code;
-  } finally {
-    Deno.removeSignalListener("SIGINT", handlers.SIGINT);
-    Deno.removeSignalListener("SIGTERM", handlers.SIGTERM);
+    failure = err;
+    code = exitCodeFor(err);
   }
+  // What arrived before the end still goes out. After a deadline or a signal,
+  // stdout may be what stalled: wait for it at most STDOUT_GRACE_MS more. A
+  // signal during the wait ends it, and then decides the exit code.
+  const outputCut = failure instanceof NetError && failure.op === "output";
+  const stopped = root.signal.aborted;
+  const grace = outputCut
+    ? AbortSignal.timeout(0)
+    : stopped
+    ? AbortSignal.timeout(STDOUT_GRACE_MS)
+    : code === EXIT_CODES.timeout
+    ? AbortSignal.any([root.signal, AbortSignal.timeout(STDOUT_GRACE_MS)])
+    : root.signal;
+  let drained = true;
+  try {
+    drained = await outLines.drain(grace);
+  } catch (err) {
+    if (err instanceof Deno.errors.BrokenPipe || err instanceof StdoutClosed) {
+      if (failure === null || failure instanceof StdoutClosed) failure = new StdoutClosed();
+    }
+  }
+  if (failure instanceof StdoutClosed) {
+    failure = null;
+    code = 0;
+  }
+  const cutBytes = drained ? 0 : outLines.pending;
+  if (cutBytes > 0 && !stopped && root.signal.aborted && failure === null) {
+    // A signal came while only the output was left to write.
+    failure = root.signal.reason;
+    code = exitCodeFor(failure);
+  }
+  if (failure !== null) {
+    const message = failure instanceof Error ? failure.message : String(failure);
+    const cut = cutBytes === 0 || outputCut ? "" : ` (output cut: ${cutBytes} bytes not written)`;
+    errLine(`tcpc: ${escapeText(message, { keepBackslash: true })}${cut}`);
+  }
+  // stderr too may be stalled: it gets the same bound, then the process ends.
+  await errLines.drain(AbortSignal.timeout(STDOUT_GRACE_MS)).catch(() => {});
+  for (const [name, handler] of handlers) Deno.removeSignalListener(name, handler);
+  return code;
+}
+
+/** Parses the command name and runs it. */
+async function run(argv: string[], ctx: CommandContext): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === undefined || first === "-h" || first === "--help" || first === "help") {
+    if (first === undefined) throw new UsageError("missing HOST and PORT (see tcpc --help)");
+    ctx.out(HELP);
+    return 0;
+  }
+  if (first === "--version" || first === "-V") {
+    ctx.out(`tcpc ${VERSION}`);
+    return 0;
+  }
+  const command = COMMANDS[first];
+  return command ? await command(rest, ctx) : await runConnect(argv, ctx);
 }
 
 if (import.meta.main) {

@@ -20,6 +20,7 @@ export type ErrorKind =
   | "tls"
   | "proxy"
   | "interrupted"
+  | "hangup"
   | "terminated";
 
 /**
@@ -46,6 +47,7 @@ export const EXIT_CODES: Readonly<Record<ErrorKind | "ok", number>> = {
   tls: 7,
   proxy: 8,
   interrupted: 130,
+  hangup: 129,
   terminated: 143,
 };
 
@@ -185,7 +187,7 @@ export class VerifyError extends Error {
 }
 
 /**
- * The process was asked to stop (SIGINT -> exit 130, SIGTERM -> exit 143).
+ * The process was asked to stop (SIGINT -> exit 130, SIGHUP -> 129, SIGTERM -> 143).
  * `main.ts` aborts the root signal with it.
  *
  * @example
@@ -196,13 +198,17 @@ export class VerifyError extends Error {
  * ```
  */
 export class Interrupted extends Error {
-  /** `interrupted` for SIGINT, `terminated` for SIGTERM. */
-  readonly kind: "interrupted" | "terminated";
+  /** `interrupted` for SIGINT, `hangup` for SIGHUP, `terminated` for SIGTERM. */
+  readonly kind: "interrupted" | "hangup" | "terminated";
   /** Builds the error for a signal name. */
-  constructor(signal: "SIGINT" | "SIGTERM") {
+  constructor(signal: "SIGINT" | "SIGTERM" | "SIGHUP") {
     super(`interrupted by ${signal}`);
     this.name = "Interrupted";
-    this.kind = signal === "SIGTERM" ? "terminated" : "interrupted";
+    this.kind = signal === "SIGTERM"
+      ? "terminated"
+      : signal === "SIGHUP"
+      ? "hangup"
+      : "interrupted";
   }
 }
 

@@ -38,3 +38,25 @@ export interface ByteWriter {
   /** Writes some of `data`; resolves to the count written. */
   write(data: Uint8Array): Promise<number>;
 }
+
+/**
+ * A writer whose buffered bytes can be waited for.
+ *
+ * @example Write, then wait until the bytes reached the sink
+ * ```ts
+ * import type { FlushableWriter } from "./stream.ts";
+ * declare const out: FlushableWriter;
+ * await out.write(new TextEncoder().encode("done\n"));
+ * await out.flush(AbortSignal.timeout(1000));
+ * console.log(out.pending()); // 0 once flushed
+ * ```
+ */
+export interface FlushableWriter extends ByteWriter {
+  /**
+   * Resolves once every accepted byte reached the sink; rejects with the
+   * sink's error. Aborting `signal` stops the wait (the bytes stay pending).
+   */
+  flush(signal?: AbortSignal): Promise<void>;
+  /** Bytes accepted but not yet written to the sink. */
+  pending(): number;
+}

@@ -25,6 +25,7 @@ Deno.test("EXIT_CODES is the table the issue promises", () => {
     tls: 7,
     proxy: 8,
     interrupted: 130,
+    hangup: 129,
     terminated: 143,
   });
 });
@@ -37,6 +38,7 @@ Deno.test("errorKind() and exitCodeFor() classify our errors and runtime errors"
     [new VerifyError("differs"), "verify", 6],
     [new Interrupted("SIGINT"), "interrupted", 130],
     [new Interrupted("SIGTERM"), "terminated", 143],
+    [new Interrupted("SIGHUP"), "hangup", 129],
     [new NetError("refused", "connection refused", { op: "connect" }), "refused", 1],
     [new NetError("dns", "no such host", { op: "lookup" }), "dns", 3],
     [new NetError("timeout", "timed out", { op: "connect", timer: "connect" }), "timeout", 4],

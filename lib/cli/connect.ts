@@ -5,7 +5,7 @@
  * @module
  */
 
-import { UsageError } from "../errors.ts";
+import { NetError, UsageError } from "../errors.ts";
 import { log } from "../log.ts";
 import { joinHostPort } from "../net/address.ts";
 import type { Conn } from "../net/conn.ts";
@@ -353,6 +353,7 @@ async function connect(plan: ConnectPlan, file: Deno.FsFile | null, ctx: Command
     record.timings.firstByteMs = result.firstByteMs === null ? null : toMicros(result.firstByteMs);
     record.close = result.close;
     failure = result.error;
+    if (!plan.json) failure ??= await flushOutput(plan, ctx, deadline.signal);
     logger.info(
       `closed (${result.close}): sent ${result.bytesSent} bytes, received ${result.bytesReceived} bytes in ${
         formatDuration(result.durationMs)
@@ -375,6 +376,32 @@ async function connect(plan: ConnectPlan, file: Deno.FsFile | null, ctx: Command
   }
   if (failure !== null) throw failure;
   return 0;
+}
+
+/**
+ * Waits until what was received reached stdout, within the run's bounds: the
+ * deadline, the signal, and `-t` for the wait itself. Returns the error when
+ * output was cut, else null.
+ */
+async function flushOutput(
+  plan: ConnectPlan,
+  ctx: CommandContext,
+  signal: AbortSignal,
+): Promise<unknown> {
+  const io = plan.ioTimeoutMs === undefined ? undefined : AbortSignal.timeout(plan.ioTimeoutMs);
+  await ctx.stdout.flush(io === undefined ? signal : AbortSignal.any([signal, io]));
+  const pending = ctx.stdout.pending();
+  if (pending === 0) return null;
+  if (signal.aborted && !(signal.reason instanceof NetError)) return signal.reason;
+  const why = signal.aborted
+    ? (signal.reason as NetError).message
+    : `io timeout: a write to the output waited for ${
+      formatDuration(plan.ioTimeoutMs ?? 0)
+    } (--timeout)`;
+  return new NetError("timeout", `${why}; output cut: ${pending} bytes not written`, {
+    op: "output",
+    timer: signal.aborted ? "deadline" : "io",
+  });
 }
 
 /** At -v: the kernel's own connect limit, and a warning when -w exceeds it. */

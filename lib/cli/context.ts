@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { ByteReader, ByteWriter } from "../stream.ts";
+import type { ByteReader, FlushableWriter } from "../stream.ts";
 
 /**
  * The environment a command runs in.
@@ -17,7 +17,11 @@ import type { ByteReader, ByteWriter } from "../stream.ts";
  * const ctx: CommandContext = {
  *   signal: new AbortController().signal,
  *   stdin: { read: () => Promise.resolve(null) },
- *   stdout: { write: (data) => Promise.resolve(data.length) },
+ *   stdout: {
+ *     write: (data) => Promise.resolve(data.length),
+ *     flush: () => Promise.resolve(),
+ *     pending: () => 0,
+ *   },
  *   out: (line) => lines.push(line),
  *   err: (line) => lines.push(line),
  *   stderrIsTerminal: false,
@@ -30,8 +34,8 @@ export interface CommandContext {
   signal: AbortSignal;
   /** Standard input, for data to send. */
   stdin: ByteReader;
-  /** Standard output, for data received. */
-  stdout: ByteWriter;
+  /** Standard output, for data received; `flush` waits until it reached the reader. */
+  stdout: FlushableWriter;
   /** Writes one line of results (a table row, a JSON record) to stdout. */
   out(line: string): void;
   /** Writes one line of diagnostics for people to stderr. */

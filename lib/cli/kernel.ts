@@ -43,15 +43,9 @@ Options:
  * @example Run it from a dispatcher
  * ```ts
  * import { runKernel } from "./kernel.ts";
- * const code = await runKernel(["--json"], {
- *   signal: new AbortController().signal,
- *   stdin: { read: () => Promise.resolve(null) },
- *   stdout: { write: (data) => Promise.resolve(data.length) },
- *   out: (line) => console.log(line),
- *   err: (line) => console.error(line),
- *   stderrIsTerminal: false,
- *   setVerbosity: () => Promise.resolve(),
- * });
+ * import type { CommandContext } from "./context.ts";
+ * declare const ctx: CommandContext;
+ * const code = await runKernel(["--json"], ctx);
  * ```
  */
 export async function runKernel(argv: string[], ctx: CommandContext): Promise<number> {

@@ -26,7 +26,9 @@
  * @module
  */
 
-import type { ByteReader, ByteWriter } from "../stream.ts";
+import type { ByteReader, ByteWriter, FlushableWriter } from "../stream.ts";
+
+export type { FlushableWriter } from "../stream.ts";
 
 /** What a standard stream is connected to. */
 export type StreamKind = "file" | "device" | "terminal" | "pipe" | "socket" | "unknown";
@@ -64,15 +66,6 @@ export async function streamKind(fd: 0 | 1 | 2): Promise<StreamKind> {
   }
 }
 
-/** A writer whose buffered bytes can be waited for. */
-export interface FlushableWriter extends ByteWriter {
-  /**
-   * Resolves once every accepted byte reached the sink; rejects with the
-   * sink's error. Aborting `signal` stops the wait (the bytes are abandoned).
-   */
-  flush(signal?: AbortSignal): Promise<void>;
-}
-
 /** Options of {@linkcode bufferedWriter}. */
 export interface BufferedWriterOptions {
   /** Size of each of the two buffers, bytes; also the largest single write. @default {1048576} */
@@ -103,6 +96,7 @@ export function bufferedWriter(
   let spare = new Uint8Array(size);
   let filled = 0;
   let inFlight: Promise<void> | null = null;
+  let inFlightBytes = 0;
   let failure: { error: unknown } | null = null;
 
   const writeAll = async (data: Uint8Array) => {
@@ -115,9 +109,11 @@ export function bufferedWriter(
     [fill, spare] = [spare, fill];
     const out = spare.subarray(0, filled);
     filled = 0;
+    inFlightBytes = out.length;
     inFlight = writeAll(out).then(
       () => {
         inFlight = null;
+        inFlightBytes = 0;
         start();
       },
       (error) => {
@@ -157,6 +153,7 @@ export function bufferedWriter(
       }
       if (failure !== null) throw failure.error;
     },
+    pending: () => filled + inFlightBytes,
   };
 }
 
@@ -191,6 +188,7 @@ export function stdoutWriter(options: StdoutWriterOptions = {}): FlushableWriter
     flush: async (signal) => {
       if (choosing !== null) await (await choosing).flush(signal);
     },
+    pending: () => chosen?.pending() ?? 0,
   };
 }
 
@@ -199,10 +197,23 @@ function pickWriter(kind: StreamKind, options: StdoutWriterOptions): FlushableWr
     return {
       write: (data) => Promise.resolve().then(() => Deno.stdout.writeSync(data)),
       flush: () => Promise.resolve(),
+      pending: () => 0,
     };
   }
   if (kind === "terminal") {
-    return { write: (data) => Deno.stdout.write(data), flush: () => Promise.resolve() };
+    let pending = 0;
+    return {
+      write: async (data) => {
+        pending += data.length;
+        try {
+          return await Deno.stdout.write(data);
+        } finally {
+          pending -= data.length;
+        }
+      },
+      flush: () => Promise.resolve(),
+      pending: () => pending,
+    };
   }
   const buffered: BufferedWriterOptions = {};
   if (options.bufferBytes !== undefined) buffered.bufferBytes = options.bufferBytes;

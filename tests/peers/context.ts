@@ -24,7 +24,11 @@ export function collectingContext(signal?: AbortSignal): CollectingContext {
   const ctx: CommandContext = {
     signal: signal ?? new AbortController().signal,
     stdin: { read: () => Promise.resolve(null) },
-    stdout: { write: (data) => Promise.resolve(data.length) },
+    stdout: {
+      write: (data) => Promise.resolve(data.length),
+      flush: () => Promise.resolve(),
+      pending: () => 0,
+    },
     out: (line) => out.push(line),
     err: (line) => err.push(line),
     stderrIsTerminal: false,
