@@ -10,7 +10,9 @@
 import { EXIT_CODES, exitCodeFor, Interrupted, NetError, UsageError } from "./lib/errors.ts";
 import { setupLog } from "./lib/log.ts";
 import type { CommandContext } from "./lib/cli/context.ts";
-import { CONNECT_HELP, runConnect } from "./lib/cli/connect.ts";
+import { CONNECT_TABLE, runConnect } from "./lib/cli/connect.ts";
+import { helpFlagLines } from "./lib/cli/flags.ts";
+import { exitCodesHelp } from "./lib/cli/exit_help.ts";
 import { runServe } from "./lib/cli/serve.ts";
 import { runDemo } from "./lib/cli/demo.ts";
 import { runKernel } from "./lib/cli/kernel.ts";
@@ -45,12 +47,9 @@ Usage:
 
 Run "tcpc connect --help" (or any command with --help) for its options.
 
-${CONNECT_HELP.split("\n").slice(4).join("\n")}
+${helpFlagLines(CONNECT_TABLE).join("\n")}
 
-Exit codes: 0 ok; 1 refused, reset, unreachable or closed early; 2 usage error;
-3 name resolution failed; 4 a timeout fired; 5 denied by the permission sandbox;
-6 verification failed; 7 TLS failed; 8 the proxy failed; 129 SIGHUP; 130 SIGINT;
-143 SIGTERM.`;
+${exitCodesHelp()}`;
 
 type Command = (argv: string[], ctx: CommandContext) => Promise<number>;
 

@@ -130,7 +130,21 @@ const PING_ROWS: Row[] = [
   { argv: ["ping", H, P, "-4", "-6"], names: "-4 and -6" },
 ];
 
+/** nc and ncat habits: the message names tcpc's spelling (lib/cli/hints.ts). */
+const HINT_ROWS: Row[] = [
+  { argv: ["127.0.0.1:7007"], names: "write tcpc 127.0.0.1 7007" },
+  { argv: ["-z", H, "20-25"], names: "use tcpc probe 127.0.0.1:20-25" },
+  { argv: [H, "20", "21", "22"], names: "use tcpc probe 127.0.0.1:20,21,22" },
+  { argv: ["-l", P], names: "unknown option '-l' (nc and ncat: listen): tcpc serve" },
+  { argv: [H, P, "-N"], names: "tcpc always half-closes after stdin EOF" },
+  { argv: [H, P, "-u"], names: "tcpc speaks TCP only" },
+  { argv: [H, P, "-e", "/bin/sh"], names: "tcpc runs no program" },
+  { argv: ["ping", "127.0.0.1:7007"], names: "write tcpc ping 127.0.0.1 7007" },
+  { argv: ["echo", H, "7-9"], names: "use tcpc probe 127.0.0.1:7-9" },
+];
+
 const ROWS: Row[] = [
+  ...HINT_ROWS,
   ...CONNECT_ROWS,
   ...SERVE_ROWS,
   ...KERNEL_ROWS,

@@ -155,7 +155,7 @@ Deno.test("planEcho() rejects bad input with a UsageError", () => {
     [["127.0.0.1", "7", "--duration", "0"], /--duration "0"/],
     [["127.0.0.1", "7", "-t", "soon"], /invalid duration "soon" for --timeout/],
     [["127.0.0.1", "7", "-4", "-6"], /-4 and -6/],
-    [["127.0.0.1", "7", "--bogus"], /Unknown option '--bogus'/],
+    [["127.0.0.1", "7", "--bogus"], /unknown option '--bogus'/],
   ];
   for (const [argv, message] of cases) {
     assert.throws(() => planEcho(argv), (err: unknown) => {

@@ -127,7 +127,7 @@ Deno.test("runKernel() prints its help", async () => {
 
 Deno.test("runKernel() rejects bad flags and arguments with a UsageError", async () => {
   const cases: [string[], RegExp][] = [
-    [["--nope"], /^kernel: Unknown option '--nope'/],
+    [["--nope"], /^kernel: unknown option '--nope'/],
     [["extra"], /^kernel: unexpected argument "extra"$/],
     [["--json=yes"], /^kernel: /],
     [["--root"], /^kernel: /],

@@ -9,38 +9,7 @@ import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { UsageError } from "../errors.ts";
 import type { CommandContext } from "./context.ts";
 import { parseDuration } from "./duration.ts";
-
-/**
- * Flags every command that reports shares: `--json`, `-v/--verbose`
- * (repeatable) and `-h/--help`.
- *
- * @example Extend with a command's own flags
- * ```ts
- * import { REPORT_FLAGS } from "./args.ts";
- * const flags = { ...REPORT_FLAGS, count: { type: "string", short: "n" } } as const;
- * ```
- */
-export const REPORT_FLAGS = {
-  json: { type: "boolean" },
-  verbose: { type: "boolean", short: "v", multiple: true },
-  help: { type: "boolean", short: "h" },
-} as const;
-
-/**
- * Flags every command that dials shares: `-w/--connect-timeout`, `-4`, `-6`
- * (read `-4`/`-6` with {@linkcode familyFlag}).
- *
- * @example
- * ```ts
- * import { DIAL_FLAGS, REPORT_FLAGS } from "./args.ts";
- * const flags = { ...DIAL_FLAGS, ...REPORT_FLAGS } as const;
- * ```
- */
-export const DIAL_FLAGS = {
-  "connect-timeout": { type: "string", short: "w" },
-  ipv4: { type: "boolean", short: "4" },
-  ipv6: { type: "boolean", short: "6" },
-} as const;
+import { unknownFlagMessage } from "./hints.ts";
 
 /** The parsed flags and positionals of one command line. */
 export interface ParsedArgs {
@@ -82,11 +51,21 @@ export function parseCommandLine(argv: string[], options: ParseCommandLineOption
     return { values: values as ParsedArgs["values"], positionals };
   } catch (err) {
     const message = err instanceof Error ? err.message.split("\n")[0] ?? "" : String(err);
-    const detail = ambiguousValue(argv, options.options, message) ??
-      // node:util appends a hint about "--" that reads as noise here.
-      message.replace(/\. To specify a positional argument.*$/, "").replace(/\.$/, "");
+    const unknown = /^Unknown option '([^']+)'/.exec(message)?.[1];
+    const detail = unknown !== undefined
+      ? unknownFlagMessage(unknown, { accepts: Object.keys(options.options) })
+      : ambiguousValue(argv, options.options, message) ??
+        // node:util appends a hint about "--" that reads as noise here.
+        sentenceCase(
+          message.replace(/\. To specify a positional argument.*$/, "").replace(/\.$/, ""),
+        );
     throw new UsageError(`${(options.command ?? "tcpc").replace(/^tcpc /, "")}: ${detail}`);
   }
+}
+
+/** node:util's messages start upper case; ours continue a `command: ` prefix. */
+function sentenceCase(text: string): string {
+  return text.charAt(0).toLowerCase() + text.slice(1);
 }
 
 /** `-t -1s`: parseArgs only says "ambiguous"; name the value and how to pass it. */
@@ -252,12 +231,12 @@ export interface CommandSpec<P> {
  *
  * @example
  * ```ts
- * import { countFlag, prepareCommand, REPORT_FLAGS } from "./args.ts";
+ * import { countFlag, prepareCommand } from "./args.ts";
  * import type { CommandContext } from "./context.ts";
  * declare const ctx: CommandContext;
  * const plan = await prepareCommand(["-v"], ctx, {
  *   command: "tcpc example",
- *   options: REPORT_FLAGS,
+ *   options: { verbose: { type: "boolean", short: "v", multiple: true } },
  *   help: "Usage: tcpc example",
  *   plan: (args) => ({ verbosity: countFlag(args, "verbose") }),
  * });

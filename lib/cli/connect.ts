@@ -14,25 +14,162 @@ import { type CloseReason, runSession, type SessionResult } from "../net/session
 import { readConnectLimit } from "../kernel/read.ts";
 import { escapeBytes } from "../report/safe_text.ts";
 import { hexDump } from "../report/hexdump.ts";
+import { roundMs as toMicros } from "../report/numbers.ts";
 import { type ErrorRecord, errorRecord } from "../report/error_record.ts";
 import type { CommandContext } from "./context.ts";
 import {
   boolFlag,
   countFlag,
-  DIAL_FLAGS,
   durationFlag,
   familyFlag,
   intFlag,
   parseCommandLine,
   type ParsedArgs,
   prepareCommand,
-  REPORT_FLAGS,
   stringFlag,
 } from "./args.ts";
+import {
+  DIAL_FLAGS,
+  ESCAPES,
+  type FlagTable,
+  helpText,
+  parseConfig,
+  reportFlags,
+  withHelp,
+} from "./flags.ts";
+import { exitCodesHelp } from "./exit_help.ts";
+import type { ParseArgsOptionsConfig } from "node:util";
 import { formatDuration } from "../report/duration.ts";
 import { parseEscapes } from "./escape.ts";
 import { parseHostPort } from "./target.ts";
 import { deadlineSignal } from "../net/deadline.ts";
+
+/**
+ * The flags of `tcpc connect`: the one source of its parse config, its
+ * `--help` and its README table.
+ *
+ * @example List them
+ * ```ts
+ * import { CONNECT_TABLE } from "./connect.ts";
+ * console.log(CONNECT_TABLE.map((flag) => flag.name).join(" "));
+ * ```
+ */
+export const CONNECT_TABLE: FlagTable = [
+  ...withHelp(DIAL_FLAGS, {
+    "connect-timeout": {
+      doc: "give up connecting after DUR, across all resolved addresses. Unset: the kernel's " +
+        "limit (`-v` prints it; a DUR above it warns)",
+    },
+  }),
+  {
+    name: "timeout",
+    short: "t",
+    type: "string",
+    value: "DUR",
+    help: "after connect, no read or write may wait longer than DUR",
+    doc: "after connect, no read or write may wait longer than DUR: a write blocked by a peer " +
+      "that does not read, a write to stdout nobody reads, or a read waiting while nothing " +
+      "else moves",
+    section: "deadlines",
+  },
+  {
+    name: "idle-timeout",
+    short: "i",
+    type: "string",
+    value: "DUR",
+    help: "close when no byte moved either way for DUR",
+    doc: "close when no byte moved in either direction for DUR",
+    section: "deadlines",
+  },
+  {
+    name: "first-byte-timeout",
+    type: "string",
+    value: "DUR",
+    help: "the peer's first byte must come within DUR of connect",
+    doc: "the peer's first byte must arrive within DUR of the connect",
+    section: "deadlines",
+  },
+  {
+    name: "deadline",
+    type: "string",
+    value: "DUR",
+    help: "the whole run, resolve to close, takes at most DUR",
+    doc: "the whole run (resolve, connect, session) takes at most DUR",
+    section: "deadlines",
+  },
+  {
+    name: "quit-after-eof",
+    short: "q",
+    type: "string",
+    value: "DUR",
+    help: "after stdin EOF, read the reply for at most DUR (default: until the peer closes)",
+    doc: "after stdin EOF (and the half-close) read the reply for at most DUR, then close " +
+      "(exit 0). Default: read until the peer closes, bounded by the deadlines above",
+    section: "deadlines",
+  },
+  {
+    name: "data",
+    short: "d",
+    type: "string",
+    value: "TEXT",
+    help: `send TEXT (escapes ${ESCAPES}) instead of stdin`,
+    doc: "send TEXT instead of stdin; escapes `\\r \\n \\t \\0 \\\\ \\xHH`",
+    section: "data",
+  },
+  {
+    name: "file",
+    short: "f",
+    type: "string",
+    value: "PATH",
+    help: "send the file PATH instead of stdin",
+    doc: "send the file instead of stdin (checked before any socket opens)",
+    section: "data",
+  },
+  { name: "crlf", short: "C", type: "boolean", help: "send LF as CRLF", section: "data" },
+  {
+    name: "zero-io",
+    short: "z",
+    type: "boolean",
+    help: "connect, close, report; send nothing",
+    section: "data",
+  },
+  {
+    name: "max-bytes",
+    type: "string",
+    value: "N",
+    help: "stop after receiving N bytes (--json default: 1048576)",
+    doc: "stop after receiving N bytes (close: `local`). With `--json` the default is 1048576",
+    section: "data",
+  },
+  {
+    name: "nodelay",
+    type: "boolean",
+    help: "disable Nagle's algorithm",
+    doc: "TCP_NODELAY: disable Nagle's algorithm",
+    section: "connection",
+  },
+  {
+    name: "keepalive",
+    type: "boolean",
+    help: "enable TCP keepalive",
+    doc: "SO_KEEPALIVE (the kernel's keepalive timings apply: see `tcpc kernel`)",
+    section: "connection",
+  },
+  {
+    name: "hex",
+    short: "x",
+    type: "boolean",
+    help: "hex dump of the traffic on stderr",
+    doc: "hex dump of the traffic on stderr (`>` sent, `<` received)",
+    section: "output",
+  },
+  ...reportFlags({
+    json: "one JSON object on stdout instead of the data",
+    verbose: "-v info, -vv debug (on stderr)",
+    verboseDoc: "`-v` info (connect timeout and the kernel's maximum, addresses, close), `-vv` " +
+      "debug (`sent: N bytes` / `recv: N bytes` with an escaped preview, the half-close)",
+  }),
+];
 
 /**
  * Usage text of `tcpc connect`.
@@ -43,34 +180,12 @@ import { deadlineSignal } from "../net/deadline.ts";
  * console.log(CONNECT_HELP.split("\n")[0]);
  * ```
  */
-export const CONNECT_HELP = `Usage: tcpc HOST PORT [options]
-       tcpc connect HOST PORT [options]
-
-Send stdin to HOST:PORT and write what comes back to stdout.
-
-Deadlines (DUR: 250ms, 2s, 1.5s, 1m, or a number of seconds):
-  -w, --connect-timeout DUR  give up connecting after DUR (default: the kernel's limit)
-  -t, --timeout DUR          after connect, no read or write may wait longer than DUR
-  -i, --idle-timeout DUR     close when no byte moved either way for DUR
-      --first-byte-timeout DUR  the peer's first byte must come within DUR of connect
-      --deadline DUR         the whole run, resolve to close, takes at most DUR
-  -q, --quit-after-eof DUR   after stdin EOF, read the reply for at most DUR
-                             (default: until the peer closes)
-Data:
-  -d, --data TEXT            send TEXT (escapes \\r \\n \\t \\0 \\\\ \\xHH) instead of stdin
-  -f, --file PATH            send the file PATH instead of stdin
-  -C, --crlf                 send LF as CRLF
-  -z, --zero-io              connect, close, report; send nothing
-      --max-bytes N          stop after receiving N bytes (--json default: 1048576)
-Connection:
-  -4, -6                     IPv4 or IPv6 only
-      --nodelay              disable Nagle's algorithm
-      --keepalive            enable TCP keepalive
-Output:
-      --json                 one JSON object on stdout instead of the data
-  -x, --hex                  hex dump of the traffic on stderr
-  -v, --verbose              -v info, -vv debug (on stderr)
-  -h, --help                 this help`;
+export const CONNECT_HELP: string = helpText({
+  usage: "Usage: tcpc HOST PORT [options]\n       tcpc connect HOST PORT [options]",
+  summary: "Send stdin to HOST:PORT and write what comes back to stdout.",
+  table: CONNECT_TABLE,
+  footer: exitCodesHelp(),
+});
 
 /**
  * The flags of `tcpc connect`, for node:util parseArgs.
@@ -82,23 +197,7 @@ Output:
  * parseArgs({ args: ["--json"], options: CONNECT_FLAGS, allowPositionals: true });
  * ```
  */
-export const CONNECT_FLAGS = {
-  ...DIAL_FLAGS,
-  ...REPORT_FLAGS,
-  timeout: { type: "string", short: "t" },
-  "idle-timeout": { type: "string", short: "i" },
-  "first-byte-timeout": { type: "string" },
-  deadline: { type: "string" },
-  "quit-after-eof": { type: "string", short: "q" },
-  data: { type: "string", short: "d" },
-  file: { type: "string", short: "f" },
-  crlf: { type: "boolean", short: "C" },
-  "zero-io": { type: "boolean", short: "z" },
-  "max-bytes": { type: "string" },
-  nodelay: { type: "boolean" },
-  keepalive: { type: "boolean" },
-  hex: { type: "boolean", short: "x" },
-} as const;
+export const CONNECT_FLAGS: ParseArgsOptionsConfig = parseConfig(CONNECT_TABLE);
 
 /** Everything `tcpc connect` was asked to do, validated. */
 export interface ConnectPlan {
@@ -422,11 +521,6 @@ async function explainConnectLimit(plan: ConnectPlan, signal: AbortSignal): Prom
       } exceeds the kernel's limit: ${kernel}`,
     );
   }
-}
-
-/** Milliseconds rounded to microseconds, as every JSON timing is. */
-function toMicros(ms: number): number {
-  return Math.round(ms * 1000) / 1000;
 }
 
 function zeroIo(conn: Conn): SessionResult {

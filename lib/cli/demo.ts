@@ -12,8 +12,36 @@ import { serve } from "../net/server.ts";
 import { escapeBytes } from "../report/safe_text.ts";
 import type { CommandContext } from "./context.ts";
 import { formatDuration } from "../report/duration.ts";
-import { parseCommandLine } from "./args.ts";
+import { boolFlag, parseCommandLine } from "./args.ts";
+import { type FlagTable, HELP_FLAG, helpText, parseConfig } from "./flags.ts";
 import { UsageError } from "../errors.ts";
+
+/**
+ * The flags of `tcpc demo`: only `-h/--help`.
+ *
+ * @example
+ * ```ts
+ * import { DEMO_TABLE } from "./demo.ts";
+ * console.log(DEMO_TABLE.length); // 1
+ * ```
+ */
+export const DEMO_TABLE: FlagTable = [{ ...HELP_FLAG, section: "options" }];
+
+/**
+ * Usage text of `tcpc demo`.
+ *
+ * @example Print it
+ * ```ts
+ * import { DEMO_HELP } from "./demo.ts";
+ * console.log(DEMO_HELP.split("\n")[0]);
+ * ```
+ */
+export const DEMO_HELP: string = helpText({
+  usage: "Usage: tcpc demo",
+  summary: `Starts the built-in echo server on a free loopback port, runs a real session
+against it, and shows what came back and the per-phase timings.`,
+  table: DEMO_TABLE,
+});
 
 /**
  * Runs the demo and returns exit code 0 (or throws what failed).
@@ -27,8 +55,13 @@ import { UsageError } from "../errors.ts";
  * ```
  */
 export async function runDemo(argv: string[], ctx: CommandContext): Promise<number> {
-  // No options: reject anything given, before a socket opens.
-  const { positionals } = parseCommandLine(argv, { options: {}, command: "tcpc demo" });
+  // No options but --help: reject anything else, before a socket opens.
+  const args = parseCommandLine(argv, { options: parseConfig(DEMO_TABLE), command: "tcpc demo" });
+  if (boolFlag(args, "help")) {
+    ctx.out(DEMO_HELP);
+    return 0;
+  }
+  const positionals = args.positionals;
   if (positionals[0] !== undefined) {
     throw new UsageError(`demo: unexpected argument "${positionals[0]}"`);
   }

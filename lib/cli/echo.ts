@@ -23,21 +23,144 @@ import { escapeBytes } from "../report/safe_text.ts";
 import {
   boolFlag,
   countFlag,
-  DIAL_FLAGS,
   durationFlag,
   familyFlag,
   intFlag,
   parseCommandLine,
   type ParsedArgs,
   prepareCommand,
-  REPORT_FLAGS,
   stringFlag,
   stringsFlag,
 } from "./args.ts";
+import {
+  DIAL_FLAGS,
+  ESCAPES,
+  type FlagTable,
+  helpText,
+  parseConfig,
+  reportFlags,
+  withHelp,
+} from "./flags.ts";
+import { exitCodesHelp } from "./exit_help.ts";
+import { roundMs, roundRate, roundUs } from "../report/numbers.ts";
+import type { ParseArgsOptionsConfig } from "node:util";
 import type { CommandContext } from "./context.ts";
 import { formatDuration } from "../report/duration.ts";
 import { parseEscapes } from "./escape.ts";
 import { parseHostPort } from "./target.ts";
+
+/**
+ * The flags of `tcpc echo`: the one source of its parse config, `--help`
+ * and README table.
+ *
+ * @example
+ * ```ts
+ * import { ECHO_TABLE } from "./echo.ts";
+ * console.log(ECHO_TABLE.find((flag) => flag.short === "c")?.name); // connections
+ * ```
+ */
+export const ECHO_TABLE: FlagTable = [
+  {
+    name: "message",
+    short: "m",
+    type: "string",
+    multiple: true,
+    value: "TEXT",
+    help: 'a message to send (repeatable, used in turn; default: "data1\\n" and "data2\\n")',
+    doc: "a message to send. Repeat the flag to give several; they are sent in turn. Escapes " +
+      `are the same as \`--data\`: \`${ESCAPES}\`. Default: \`data1\\n\` and \`data2\\n\``,
+    section: "messages",
+  },
+  {
+    name: "size",
+    type: "string",
+    value: "BYTES",
+    help: "random payloads of BYTES bytes instead of --message",
+    doc: "send random payloads of BYTES bytes (1 B to 256 MiB) instead of `--message`. Up to " +
+      "16 different payloads are used in turn, so a reply that comes back for the wrong " +
+      "message is caught",
+    section: "messages",
+  },
+  {
+    name: "expect",
+    type: "string",
+    value: "TEXT",
+    help: "every reply must be TEXT (default: the message itself)",
+    doc: "every reply must equal TEXT, for request/response services (redis `PING` -> " +
+      "`+PONG\\r\\n`). Default: every reply must equal its own message (echo)",
+    section: "messages",
+  },
+  {
+    name: "count",
+    short: "n",
+    type: "string",
+    value: "N",
+    help: "messages per connection (default: one of each message)",
+    doc: "messages per connection. Default: one of each `--message` (one for `--size`)",
+    section: "load",
+  },
+  {
+    name: "duration",
+    type: "string",
+    value: "DUR",
+    help: "send for DUR instead of a count, then finish the replies",
+    doc: "send until DUR has passed instead of a count, then wait for the replies in flight " +
+      "and shut down as usual. Not an error when it ends",
+    section: "load",
+  },
+  {
+    name: "connections",
+    short: "c",
+    type: "string",
+    value: "N",
+    help: "connections at once (default: 1)",
+    doc: "connections at once (1 to 100000; at most 128 connects are in flight at a time). " +
+      "Default 1",
+    section: "load",
+  },
+  {
+    name: "pipeline",
+    type: "string",
+    value: "N",
+    help: "messages in flight per connection (default: 1)",
+    doc: "messages in flight per connection. Default 1: send, wait for the reply, send the " +
+      "next. With N > 1, every free slot is filled and the messages go out together in one " +
+      "write",
+    section: "load",
+  },
+  ...withHelp(DIAL_FLAGS, {
+    "connect-timeout": {
+      doc: "give up on each connect after DUR. Default: the kernel's limit (`tcp_syn_retries`)",
+    },
+  }),
+  {
+    name: "timeout",
+    short: "t",
+    type: "string",
+    value: "DUR",
+    help: "each reply, and the peer's EOF after our half-close, must come within DUR " +
+      "(default: 10s)",
+    doc: "each reply must be complete within DUR, counted from its message's send or from " +
+      "the previous reply, whichever is later. It also bounds the wait for the peer's EOF " +
+      "after our half-close. Default 10s",
+    section: "deadlines",
+  },
+  {
+    name: "deadline",
+    type: "string",
+    value: "DUR",
+    help: "the whole run takes at most DUR",
+    doc: "the whole run takes at most DUR. When it fires, everything is closed, the report so " +
+      "far is printed, and tcpc exits 4",
+    section: "deadlines",
+  },
+  ...reportFlags({
+    verbose: "-v info, -vv also every sent:/recv: chunk (for small runs)",
+    verboseDoc: "`-v` logs each connection's life (connected, half-close, closed). `-vv` also " +
+      'logs every chunk, e.g. `conn 1: sent: 6 bytes "data1\\n"` and `conn 1: recv: ...`, ' +
+      "with control characters escaped. It writes one line per chunk, so keep it for small runs",
+  }),
+];
 
 /**
  * Usage text of `tcpc echo`.
@@ -48,35 +171,21 @@ import { parseHostPort } from "./target.ts";
  * console.log(ECHO_HELP.split("\n")[0]);
  * ```
  */
-export const ECHO_HELP = `Usage: tcpc echo HOST PORT [options]
-
-Send messages, check that every reply is right, and measure round trips, over
+export const ECHO_HELP: string = helpText({
+  usage: "Usage: tcpc echo HOST PORT [options]",
+  summary: `Send messages, check that every reply is right, and measure round trips, over
 one or many connections. After the last reply each connection half-closes,
-reads to EOF and closes.
-
-Messages (TEXT takes escapes \\r \\n \\t \\0 \\\\ \\xHH):
-  -m, --message TEXT         a message to send (repeatable, used in turn;
-                             default: "data1\\n" and "data2\\n")
-      --size BYTES           random payloads of BYTES bytes instead of --message
-      --expect TEXT          every reply must be TEXT (default: the message itself)
-Load:
-  -n, --count N              messages per connection (default: one of each message)
-      --duration DUR         send for DUR instead of a count, then finish the replies
-  -c, --connections N        connections at once (default: 1)
-      --pipeline N           messages in flight per connection (default: 1)
-Deadlines (DUR: 250ms, 2s, 1.5s, 1m, or a number of seconds):
-  -w, --connect-timeout DUR  give up connecting after DUR (default: the kernel's limit)
-  -t, --timeout DUR          each reply, and the peer's EOF after our half-close,
-                             must come within DUR (default: 10s)
-      --deadline DUR         the whole run takes at most DUR
-Connection:
-  -4, -6                     IPv4 or IPv6 only
-Output:
-      --json                 one JSON object on stdout instead of the text report
-  -v, --verbose              -v info, -vv also every sent:/recv: chunk (for small runs)
-  -h, --help                 this help
-Exit codes: 0 every reply right; 1 refused, reset or closed early; 4 a reply (or
-EOF) never came, or --deadline; 6 a reply differed.`;
+reads to EOF and closes.`,
+  table: ECHO_TABLE,
+  footer: exitCodesHelp({
+    meanings: {
+      0: "every reply right",
+      1: "refused, reset or closed early",
+      4: "a reply (or EOF) never came, or --deadline",
+      6: "a reply differed",
+    },
+  }),
+});
 
 /**
  * The flags of `tcpc echo`, for node:util parseArgs.
@@ -88,19 +197,7 @@ EOF) never came, or --deadline; 6 a reply differed.`;
  * parseArgs({ args: ["--json"], options: ECHO_FLAGS, allowPositionals: true });
  * ```
  */
-export const ECHO_FLAGS = {
-  ...DIAL_FLAGS,
-  ...REPORT_FLAGS,
-  message: { type: "string", short: "m", multiple: true },
-  size: { type: "string" },
-  expect: { type: "string" },
-  count: { type: "string", short: "n" },
-  duration: { type: "string" },
-  connections: { type: "string", short: "c" },
-  pipeline: { type: "string" },
-  timeout: { type: "string", short: "t" },
-  deadline: { type: "string" },
-} as const;
+export const ECHO_FLAGS: ParseArgsOptionsConfig = parseConfig(ECHO_TABLE);
 
 /** The recipe's two messages. */
 const DEFAULT_MESSAGES = ["data1\\n", "data2\\n"];
@@ -170,7 +267,7 @@ function randomPayloads(size: number, count: number): Uint8Array[] {
  * @example
  * ```ts
  * import { planEcho } from "./echo.ts";
- * const plan = planEcho(["127.0.0.1", "7", "-c", "10", "-n", "100"]);
+ * const plan = planEcho(["127.0.0.1", "7007", "-c", "10", "-n", "100"]);
  * console.log(plan.connections, plan.count); // 10 100
  * ```
  */
@@ -298,6 +395,11 @@ function decisiveError(result: EchoRunResult): unknown {
   return best?.error ?? null;
 }
 
+/** Histogram values are whole microseconds already; the mean is not. */
+function roundSummary(summary: HistogramSummary): HistogramSummary {
+  return { ...summary, meanUs: roundUs(summary.meanUs) };
+}
+
 function perSecond(amount: number, ms: number): number {
   return ms > 0 ? amount / (ms / 1000) : 0;
 }
@@ -310,7 +412,7 @@ function perSecond(amount: number, ms: number): number {
  * import { echoRecord, planEcho } from "./echo.ts";
  * import type { EchoRunResult } from "../net/echo_driver.ts";
  * declare const result: EchoRunResult;
- * console.log(JSON.stringify(echoRecord(planEcho(["127.0.0.1", "7"]), result)));
+ * console.log(JSON.stringify(echoRecord(planEcho(["127.0.0.1", "7007"]), result)));
  * ```
  */
 export function echoRecord(plan: EchoPlan, result: EchoRunResult): EchoRecord {
@@ -349,14 +451,14 @@ export function echoRecord(plan: EchoPlan, result: EchoRunResult): EchoRecord {
       leftover: result.leftoverBytes,
       leftoverConnections: result.leftoverConnections,
     },
-    elapsedMs: result.elapsedMs,
+    elapsedMs: roundMs(result.elapsedMs),
     rate: {
-      messagesPerSec: perSecond(result.verified, result.elapsedMs),
-      sentBytesPerSec: perSecond(result.bytesSent, result.elapsedMs),
-      receivedBytesPerSec: perSecond(result.bytesReceived, result.elapsedMs),
+      messagesPerSec: roundRate(perSecond(result.verified, result.elapsedMs)),
+      sentBytesPerSec: roundRate(perSecond(result.bytesSent, result.elapsedMs)),
+      receivedBytesPerSec: roundRate(perSecond(result.bytesReceived, result.elapsedMs)),
     },
-    rttUs: result.rtt.summary(),
-    connectUs: result.connect.summary(),
+    rttUs: roundSummary(result.rtt.summary()),
+    connectUs: roundSummary(result.connect.summary()),
     errors,
     mismatch,
     error: decisive === null ? null : errorRecord(decisive),
@@ -395,7 +497,7 @@ function summaryLine(s: HistogramSummary): string {
  * import { echoReportLines, echoRecord, planEcho } from "./echo.ts";
  * import type { EchoRunResult } from "../net/echo_driver.ts";
  * declare const result: EchoRunResult;
- * const plan = planEcho(["127.0.0.1", "7"]);
+ * const plan = planEcho(["127.0.0.1", "7007"]);
  * for (const line of echoReportLines(echoRecord(plan, result))) console.log(line);
  * ```
  */
@@ -438,7 +540,7 @@ export function echoReportLines(record: EchoRecord): string[] {
  * import { runEcho } from "./echo.ts";
  * import type { CommandContext } from "./context.ts";
  * declare const ctx: CommandContext;
- * await runEcho(["127.0.0.1", "7", "-c", "10", "-n", "100"], ctx);
+ * await runEcho(["127.0.0.1", "7007", "-c", "10", "-n", "100"], ctx);
  * ```
  */
 export async function runEcho(argv: string[], ctx: CommandContext): Promise<number> {

@@ -9,6 +9,36 @@ import { readKernelParams } from "../kernel/read.ts";
 import { renderKernelJson, renderKernelTable } from "../kernel/report.ts";
 import { boolFlag, parseCommandLine, stringFlag } from "./args.ts";
 import type { CommandContext } from "./context.ts";
+import { type FlagTable, HELP_FLAG, helpText, parseConfig } from "./flags.ts";
+
+/**
+ * The flags of `tcpc kernel`: the one source of its parse config, `--help`
+ * and README table.
+ *
+ * @example
+ * ```ts
+ * import { KERNEL_TABLE } from "./kernel.ts";
+ * console.log(KERNEL_TABLE.map((flag) => flag.name)); // ["json", "root", "help"]
+ * ```
+ */
+export const KERNEL_TABLE: FlagTable = [
+  {
+    name: "json",
+    type: "boolean",
+    help: 'print one JSON object (schema "tcpc.kernel.v1") instead of a table',
+    section: "options",
+  },
+  {
+    name: "root",
+    type: "string",
+    value: "DIR",
+    help: "read the parameters from DIR, laid out like /proc/sys/net (e.g. a test fixture)",
+    doc: "read the parameters from DIR, laid out like `/proc/sys/net` (a test fixture, " +
+      "another machine's values), instead of the running kernel's",
+    section: "options",
+  },
+  { ...HELP_FLAG, section: "options" },
+];
 
 /**
  * Usage text of `tcpc kernel`.
@@ -19,9 +49,9 @@ import type { CommandContext } from "./context.ts";
  * console.log(KERNEL_HELP);
  * ```
  */
-export const KERNEL_HELP = `Usage: tcpc kernel [--json]
-
-Shows the Linux kernel's TCP limits (tcp(7)) and what they mean for a
+export const KERNEL_HELP: string = helpText({
+  usage: "Usage: tcpc kernel [--json] [--root DIR]",
+  summary: `Shows the Linux kernel's TCP limits (tcp(7)) and what they mean for a
 connection: how long connect() waits for a silent peer, when a stalled
 connection is killed, when keepalive notices a dead peer, how many ephemeral
 ports there are, and the socket buffer sizes.
@@ -29,16 +59,14 @@ ports there are, and the socket buffer sizes.
 Each value says where it came from:
   proc     read from /proc/sys/net (needs --allow-all under Deno)
   sysctl   from running "sysctl" (allowed by the default permission set)
-  default  the stock Linux default, assumed: a note says why
-
-Options:
-  --json      print one JSON object (schema "tcpc.kernel.v1") instead of a table
-  -h, --help  show this help`;
+  default  the stock Linux default, assumed: a note says why`,
+  table: KERNEL_TABLE,
+});
 
 /**
  * Runs `tcpc kernel`: reads the parameters, writes the table (or JSON) with
  * `ctx.out`, and resolves to exit code 0. Bad flags throw a
- * {@linkcode UsageError}. `--root DIR` (undocumented) reads a fixture tree.
+ * {@linkcode UsageError}. `--root DIR` reads a copy of /proc/sys/net instead.
  *
  * @example Run it from a dispatcher
  * ```ts
@@ -51,11 +79,7 @@ Options:
 export async function runKernel(argv: string[], ctx: CommandContext): Promise<number> {
   const args = parseCommandLine(argv, {
     command: "kernel",
-    options: {
-      json: { type: "boolean" },
-      root: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
+    options: parseConfig(KERNEL_TABLE),
   });
   if (boolFlag(args, "help")) {
     for (const line of KERNEL_HELP.split("\n")) ctx.out(line);

@@ -18,17 +18,62 @@ import type { CommandContext } from "./context.ts";
 import {
   boolFlag,
   countFlag,
-  DIAL_FLAGS,
   durationFlag,
   familyFlag,
   intFlag,
   parseCommandLine,
   type ParsedArgs,
   prepareCommand,
-  REPORT_FLAGS,
 } from "./args.ts";
+import {
+  DIAL_FLAGS,
+  type FlagTable,
+  helpText,
+  parseConfig,
+  reportFlags,
+  withHelp,
+} from "./flags.ts";
+import { exitCodesHelp } from "./exit_help.ts";
+import { roundMs, roundRate } from "../report/numbers.ts";
+import type { ParseArgsOptionsConfig } from "node:util";
 import { formatDuration } from "../report/duration.ts";
 import { parseHostPort } from "./target.ts";
+
+/**
+ * The flags of `tcpc ping`: the one source of its parse config, `--help`
+ * and README table.
+ *
+ * @example
+ * ```ts
+ * import { PING_TABLE } from "./ping.ts";
+ * console.log(PING_TABLE.find((flag) => flag.short === "n")?.name); // count
+ * ```
+ */
+export const PING_TABLE: FlagTable = [
+  {
+    name: "count",
+    short: "n",
+    type: "string",
+    value: "N",
+    help: "attempts (default 4; 0 = until interrupted)",
+    doc: "attempts (default 4); `0` runs until interrupted (Ctrl-C still prints the " +
+      "statistics, then exits 130)",
+    section: "load",
+  },
+  {
+    name: "interval",
+    short: "i",
+    type: "string",
+    value: "DUR",
+    help: "time from one attempt's start to the next (default 1s)",
+    doc: "time from one attempt's start to the next (default 1s), never overlapping",
+    section: "load",
+  },
+  ...withHelp(DIAL_FLAGS, {
+    "connect-timeout": { help: "time for each connect (default 2s)" },
+  }),
+  ...reportFlags({ json: "JSON Lines: one record per attempt, then a summary" }),
+];
 
 /**
  * Usage text of `tcpc ping`.
@@ -39,20 +84,21 @@ import { parseHostPort } from "./target.ts";
  * console.log(PING_HELP.split("\n")[0]);
  * ```
  */
-export const PING_HELP = `Usage: tcpc ping HOST PORT [options]
-
-Connect to HOST:PORT again and again and report the connect time, like tcping.
-
-  -n, --count N              attempts (default 4; 0 = until interrupted)
-  -i, --interval DUR         time from one attempt's start to the next (default 1s)
-  -w, --connect-timeout DUR  time for each connect (default 2s)
-  -4, -6                     IPv4 or IPv6 only
-      --json                 JSON Lines: one record per attempt, then a summary
-  -v, --verbose              -v info, -vv debug (on stderr)
-  -h, --help                 this help
-
-Exit: 0 when at least one attempt connected, 1 when none did, 3 when HOST
-does not resolve, 2 usage error.`;
+export const PING_HELP: string = helpText({
+  usage: "Usage: tcpc ping HOST PORT [options]",
+  summary: "Connect to HOST:PORT again and again and report the connect time, like tcping.",
+  table: PING_TABLE,
+  footer: exitCodesHelp({
+    meanings: {
+      0: "at least one attempt connected",
+      1: "no attempt connected",
+      3: "HOST does not resolve",
+      5: "the sandbox refused the target",
+    },
+    // A timed-out attempt is a failed attempt (1); ping checks no reply.
+    omit: [4, 6],
+  }),
+});
 
 /**
  * The flags of `tcpc ping`, for node:util parseArgs.
@@ -64,12 +110,7 @@ does not resolve, 2 usage error.`;
  * parseArgs({ args: ["--json"], options: PING_FLAGS, allowPositionals: true });
  * ```
  */
-export const PING_FLAGS = {
-  ...DIAL_FLAGS,
-  ...REPORT_FLAGS,
-  count: { type: "string", short: "n" },
-  interval: { type: "string", short: "i" },
-} as const;
+export const PING_FLAGS: ParseArgsOptionsConfig = parseConfig(PING_TABLE);
 
 /** Everything `tcpc ping` was asked to do, validated. */
 export interface PingPlan {
@@ -202,8 +243,8 @@ export async function runPing(argv: string[], ctx: CommandContext): Promise<numb
           seq: conn.state,
           address,
           state,
-          connectMs: result.connectMs === null ? null : Math.round(result.connectMs * 1000) / 1000,
-          totalMs: Math.round(result.totalMs * 1000) / 1000,
+          connectMs: roundMs(result.connectMs),
+          totalMs: roundMs(result.totalMs),
           error: result.connected ? null : errorRecord(result.error),
         };
         if (plan.json) ctx.out(JSON.stringify(record));
@@ -240,7 +281,17 @@ export async function runPing(argv: string[], ctx: CommandContext): Promise<numb
     // On SIGINT the summary still comes, as with ping(8).
     const stats = pingStats(times);
     if (plan.json) {
-      const summary: PingSummaryRecord = { type: "summary", address, ...stats };
+      const summary: PingSummaryRecord = {
+        type: "summary",
+        address,
+        attempts: stats.attempts,
+        succeeded: stats.succeeded,
+        lossPercent: roundRate(stats.lossPercent),
+        minMs: roundMs(stats.minMs),
+        avgMs: roundMs(stats.avgMs),
+        maxMs: roundMs(stats.maxMs),
+        mdevMs: roundMs(stats.mdevMs),
+      };
       ctx.out(JSON.stringify(summary));
     } else if (times.length > 0) {
       for (const line of formatPingStats(stats, address)) ctx.out(line);

@@ -30,52 +30,144 @@ import {
   parseCommandLine,
   type ParsedArgs,
   prepareCommand,
-  REPORT_FLAGS,
   stringFlag,
   stringsFlag,
 } from "./args.ts";
+import {
+  CONNECT_TIMEOUT_FLAG,
+  ESCAPES,
+  type FlagTable,
+  helpText,
+  parseConfig,
+  reportFlags,
+  withHelp,
+} from "./flags.ts";
+import { exitCodesHelp } from "./exit_help.ts";
+import type { ParseArgsOptionsConfig } from "node:util";
 import { formatDuration } from "../report/duration.ts";
 import { parseEscapes } from "./escape.ts";
-import { type ProbeExpect, ProbeShard, roundMs, type ShardTarget } from "../net/probe_shard.ts";
+import { type ProbeExpect, ProbeShard, type ShardTarget } from "../net/probe_shard.ts";
+import { roundMs } from "../report/numbers.ts";
 import type { ProbeWorkerChunk, ProbeWorkerDone, ProbeWorkerInit } from "../net/probe_worker.ts";
 import { parseTarget } from "./target.ts";
 
-/** Usage text of `tcpc probe`. */
-export const PROBE_HELP = `Usage: tcpc probe TARGET... [options]
+/**
+ * The flags of `tcpc probe`: the one source of its parse config, `--help`
+ * and README table.
+ *
+ * @example
+ * ```ts
+ * import { PROBE_TABLE } from "./probe.ts";
+ * console.log(PROBE_TABLE.some((flag) => flag.name === "expect-re")); // true
+ * ```
+ */
+export const PROBE_TABLE: FlagTable = [
+  {
+    name: "file",
+    short: "f",
+    type: "string",
+    multiple: true,
+    value: "FILE",
+    help: "read targets from FILE, one per line (# comments)",
+    doc: "read targets from FILE, one per line (`#` starts a comment); repeatable",
+    section: "targets",
+  },
+  {
+    name: "send",
+    type: "string",
+    value: "TEXT",
+    help: "send TEXT once connected",
+    doc: `send TEXT once connected (escapes \`${ESCAPES}\`)`,
+    section: "check",
+  },
+  {
+    name: "expect",
+    type: "string",
+    value: "TEXT",
+    help: "the reply must contain TEXT",
+    doc: "the reply must contain TEXT (same escapes), like `check_tcp -e`",
+    section: "check",
+  },
+  {
+    name: "expect-re",
+    type: "string",
+    value: "REGEX",
+    help: "the reply (as UTF-8) must match REGEX",
+    doc: "the reply, read as UTF-8, must match REGEX",
+    section: "check",
+  },
+  {
+    name: "concurrency",
+    short: "c",
+    type: "string",
+    value: "N",
+    help: "targets in progress at once (default 256; at most 128 connects are in flight " +
+      "at a time)",
+    doc: "targets in progress at once (default 256). At most 128 connects are in flight at " +
+      'a time whatever N is (see "Limits")',
+    section: "load",
+  },
+  {
+    name: "workers",
+    type: "string",
+    value: "N",
+    help: "threads that share the connects of a connect-only probe (default: auto, 1 below " +
+      "4096 targets; 0 or 1: this thread only; --send/--expect: always 1)",
+    doc: "threads that share the connects of a connect-only probe. Default: one per core " +
+      "(2-4) from 4,096 targets on, else 1; `0` or `1`: this thread only. With " +
+      '`--send`/`--expect` always 1. Each thread has its own 128-connect budget (see "Limits")',
+    section: "load",
+  },
+  ...withHelp([CONNECT_TIMEOUT_FLAG], {
+    "connect-timeout": {
+      help: "time for each connect (default 2s); with --send or --expect the reply gets DUR " +
+        "again after connect",
+      doc: "time for each connect (default 2s). With `--send`/`--expect` the reply gets DUR " +
+        "again, counted from the connect",
+    },
+  }),
+  ...reportFlags({ json: "JSON Lines: one record per target, in target order" }),
+];
 
-Connect to many ports at once and report each: open, closed, timeout,
+/**
+ * Usage text of `tcpc probe`.
+ *
+ * @example Print it
+ * ```ts
+ * import { PROBE_HELP } from "./probe.ts";
+ * console.log(PROBE_HELP.split("\n")[0]);
+ * ```
+ */
+export const PROBE_HELP: string = helpText({
+  usage: "Usage: tcpc probe TARGET... [options]",
+  summary: `Connect to many ports at once and report each: open, closed, timeout,
 unreachable, dns-error or mismatch.
 
-TARGET: host:port, host:lo-hi, host:p1,p2,... (items may be ranges), [v6addr]:port
-  -f, --file FILE            read targets from FILE, one per line (# comments)
-  -c, --concurrency N        targets in progress at once (default 256; at most
-                             128 connects are in flight at a time)
-  -w, --connect-timeout DUR  time for each connect (default 2s); with --send or
-                             --expect the reply gets DUR again after connect
-      --send TEXT            send TEXT once connected (escapes \\r \\n \\t \\0 \\xHH)
-      --expect TEXT          the reply must contain TEXT (escapes as above)
-      --expect-re REGEX      the reply (as UTF-8) must match REGEX
-      --json                 JSON Lines: one record per target, in target order
-      --workers N            threads that share the connects of a connect-only
-                             probe (default: auto, 1 below 4096 targets; 0 or
-                             1: this thread only; --send/--expect: always 1)
-  -v, --verbose              -v info, -vv debug (on stderr)
-  -h, --help                 this help
+TARGET: host:port, host:lo-hi, host:p1,p2,... (items may be ranges), [v6addr]:port`,
+  table: PROBE_TABLE,
+  footer: exitCodesHelp({
+    meanings: {
+      0: "every target open (and matched)",
+      1: "some target closed, timed out, unreachable, not resolved or failed",
+      5: "the sandbox refused a target",
+      6: "only expectations failed",
+    },
+    // A timeout or a name that does not resolve is a target's state here, not the run's.
+    omit: [3, 4, 7, 8],
+  }),
+});
 
-Exit: 0 every target open (and matched); 6 only expectations failed;
-5 the sandbox refused a target; 1 otherwise; 2 usage error.`;
-
-/** The flags of `tcpc probe`, for node:util parseArgs. */
-export const PROBE_FLAGS = {
-  ...REPORT_FLAGS,
-  file: { type: "string", short: "f", multiple: true },
-  concurrency: { type: "string", short: "c" },
-  "connect-timeout": { type: "string", short: "w" },
-  send: { type: "string" },
-  expect: { type: "string" },
-  "expect-re": { type: "string" },
-  workers: { type: "string" },
-} as const;
+/**
+ * The flags of `tcpc probe`, for node:util parseArgs.
+ *
+ * @example Parse a command line with them
+ * ```ts
+ * import { parseArgs } from "node:util";
+ * import { PROBE_FLAGS } from "./probe.ts";
+ * parseArgs({ args: ["--json"], options: PROBE_FLAGS, allowPositionals: true });
+ * ```
+ */
+export const PROBE_FLAGS: ParseArgsOptionsConfig = parseConfig(PROBE_TABLE);
 
 /** Everything `tcpc probe` was asked to do, validated. */
 export interface ProbePlan {

@@ -9,7 +9,30 @@ import { joinHostPort } from "../net/address.ts";
 import { serve, type ServeMode } from "../net/server.ts";
 import { boolFlag, countFlag, parseCommandLine, stringFlag } from "./args.ts";
 import type { CommandContext } from "./context.ts";
+import { type FlagTable, helpText, parseConfig, reportFlags } from "./flags.ts";
 import { parseHost, parsePort } from "./target.ts";
+
+/**
+ * The flags of `tcpc serve`: the one source of its parse config, `--help`
+ * and README table.
+ *
+ * @example
+ * ```ts
+ * import { SERVE_TABLE } from "./serve.ts";
+ * console.log(SERVE_TABLE.map((flag) => flag.name)); // ["mode", "verbose", "help"]
+ * ```
+ */
+export const SERVE_TABLE: FlagTable = [
+  {
+    name: "mode",
+    short: "m",
+    type: "string",
+    value: "MODE",
+    help: "echo (default, RFC 862), discard (RFC 863), chargen (RFC 864)",
+    section: "options",
+  },
+  ...reportFlags({ json: false, verbose: "log connections on stderr" }),
+];
 
 /**
  * Usage text of `tcpc serve`.
@@ -20,14 +43,13 @@ import { parseHost, parsePort } from "./target.ts";
  * console.log(SERVE_HELP.split("\n")[0]);
  * ```
  */
-export const SERVE_HELP = `Usage: tcpc serve [HOST] PORT [--mode echo|discard|chargen]
-
-A small TCP server for tests and demos (HOST defaults to 127.0.0.1; PORT 0
-picks a free port, printed on stdout as "listening on HOST:PORT").
-  -m, --mode MODE   echo (default, RFC 862), discard (RFC 863), chargen (RFC 864)
-  -v, --verbose     log connections on stderr
-  -h, --help        this help
-Runs until SIGINT or SIGTERM.`;
+export const SERVE_HELP: string = helpText({
+  usage: "Usage: tcpc serve [HOST] PORT [--mode echo|discard|chargen]",
+  summary: `A small TCP server for tests and demos (HOST defaults to 127.0.0.1; PORT 0
+picks a free port, printed on stdout as "listening on HOST:PORT").`,
+  table: SERVE_TABLE,
+  footer: "Runs until SIGINT or SIGTERM.",
+});
 
 const MODES: readonly ServeMode[] = ["echo", "discard", "chargen"];
 
@@ -38,6 +60,7 @@ const MODES: readonly ServeMode[] = ["echo", "discard", "chargen"];
  * ```ts
  * import { runServe } from "./serve.ts";
  * import type { CommandContext } from "./context.ts";
+import { type FlagTable, helpText, parseConfig, reportFlags } from "./flags.ts";
  * declare const ctx: CommandContext;
  * await runServe(["127.0.0.1", "0", "--mode", "discard"], ctx);
  * ```
@@ -45,11 +68,7 @@ const MODES: readonly ServeMode[] = ["echo", "discard", "chargen"];
 export async function runServe(argv: string[], ctx: CommandContext): Promise<number> {
   const args = parseCommandLine(argv, {
     command: "tcpc serve",
-    options: {
-      mode: { type: "string", short: "m" },
-      verbose: { type: "boolean", short: "v", multiple: true },
-      help: { type: "boolean", short: "h" },
-    },
+    options: parseConfig(SERVE_TABLE),
   });
   if (boolFlag(args, "help")) {
     ctx.out(SERVE_HELP);

@@ -7,6 +7,7 @@
 
 import { UsageError } from "../errors.ts";
 import { hostKind } from "../net/address.ts";
+import { positionalHint } from "./hints.ts";
 
 const LABEL = /^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/;
 /** Dotted numbers that are not plain dotted decimal: getaddrinfo reads them as octal or hex. */
@@ -130,6 +131,11 @@ export function parseHostPort(
   positionals: string[],
   command: string,
 ): { host: string; port: number } {
+  // nc habits (HOST:PORT in one argument, a port range) get a pointer, not just "invalid".
+  const hint = positionalHint(positionals, {
+    invocation: command === "connect" ? "tcpc" : `tcpc ${command}`,
+  });
+  if (hint !== undefined) throw new UsageError(`${command}: ${hint}`);
   const [hostText, portText, ...extra] = positionals;
   if (hostText === undefined || portText === undefined) {
     const help = command === "connect" ? "tcpc --help" : `tcpc ${command} --help`;

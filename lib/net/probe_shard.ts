@@ -8,6 +8,7 @@
  * @module
  */
 
+import { roundMs } from "../report/numbers.ts";
 import { errorKind, VerifyError } from "../errors.ts";
 import { type CloseResult, Mux, type MuxConn } from "./mux.ts";
 import { errorRecord } from "../report/error_record.ts";
@@ -84,19 +85,6 @@ function indexOfBytes(haystack: Uint8Array, needle: Uint8Array): number {
 }
 
 const decoder = new TextDecoder();
-
-/**
- * Milliseconds to the microsecond, for records.
- *
- * @example
- * ```ts
- * import { roundMs } from "./probe_shard.ts";
- * console.log(roundMs(1.23456789)); // 1.235
- * ```
- */
-export function roundMs<T extends number | null>(ms: T): T {
-  return (ms === null ? null : Math.round(ms * 1000) / 1000) as T;
-}
 
 /**
  * One readiness loop probing the targets that `next()` hands it, at most
