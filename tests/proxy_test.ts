@@ -527,3 +527,42 @@ Deno.test("proxyHeaderLayer() announces a source we give", async () => {
     conn.close();
   }
 });
+
+/**
+ * Half-close through each proxy (measured: 10 of 10 trials each, an echo target):
+ * danted, haproxy and IO::Socket::Socks pass our FIN on and the reply comes
+ * back; microsocks and tinyproxy tear the tunnel down on it, and the client
+ * reads a clean EOF with no reply. This pins that behaviour, which tcpc's
+ * connect must work around; if a proxy changes, this test says so.
+ */
+const HALF_CLOSE: [string, ProxyType | "haproxy", (echo: number) => Promise<ProxyPeer>, boolean][] =
+  [
+    ["danted", "socks5", () => startDanted(), true],
+    ["IO::Socket::Socks", "socks4a", () => startSocks4a(), true],
+    ["haproxy", "haproxy", (echo) => startHaproxy(echo), true],
+    ["microsocks", "socks5", () => startMicrosocks(), false],
+    ["tinyproxy", "http", () => startTinyproxy(), false],
+  ];
+
+for (const [name, type, start, passesOn] of HALF_CLOSE) {
+  Deno.test(
+    `half-close through ${name} ${
+      passesOn ? "is passed on" : "loses the reply (characterization)"
+    }`,
+    async () => {
+      await using target = await startBuiltin("echo");
+      await using proxy = await start(target.port);
+      const conn = type === "haproxy"
+        ? await proxyHeaderLayer(await connectTo(proxy.port), { version: 1 }) as TcpConn
+        : await tunnel(proxy, type, { host: "127.0.0.1", port: target.port });
+      try {
+        await conn.write(encoder.encode("PING\r\n"));
+        await conn.closeWrite();
+        const got = decoder.decode(await readN(conn, 1024)).replace(/^PROXY [^\n]*\n/, "");
+        assert.equal(got, passesOn ? "PING\r\n" : "");
+      } finally {
+        conn.close();
+      }
+    },
+  );
+}

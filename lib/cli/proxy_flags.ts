@@ -51,7 +51,15 @@ export const PROXY_HELP = `Proxy (no environment variable is read):
       --proxy-protocol v1|v2 send a HAProxy PROXY protocol header (text v1, binary v2)
                              with our real addresses before the data`;
 
-/** Default ports: SOCKS' registered port 1080; 8080 for HTTP, the usual proxy port. */
+/**
+ * Default ports: SOCKS' registered port 1080; 8080 for HTTP, the usual proxy port.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_PROXY_PORTS } from "./proxy_flags.ts";
+ * console.log(DEFAULT_PROXY_PORTS.http); // 8080
+ * ```
+ */
 export const DEFAULT_PROXY_PORTS: Readonly<Record<ProxyType, number>> = {
   socks5: 1080,
   socks5h: 1080,

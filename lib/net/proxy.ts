@@ -45,7 +45,15 @@ import type { Conn, ProxyFacts } from "./conn.ts";
 import { ipBytes } from "./ip_bytes.ts";
 import { toNetError } from "./net_errors.ts";
 
-/** The proxy protocols. `socks5h` and `socks4a` let the proxy resolve the target's name. */
+/**
+ * The proxy protocols. `socks5h` and `socks4a` let the proxy resolve the target's name.
+ *
+ * @example
+ * ```ts
+ * import type { ProxyType } from "./proxy.ts";
+ * const type: ProxyType = "socks5h";
+ * ```
+ */
 export type ProxyType = ProxyFacts["type"];
 
 /** Options of {@linkcode proxyLayer}. */
@@ -72,7 +80,15 @@ export interface ProxyLayerOptions {
   resolveTarget?: (host: string) => Promise<string>;
 }
 
-/** Longest HTTP response head we read before giving up (bytes). */
+/**
+ * Longest HTTP response head we read before giving up (bytes).
+ *
+ * @example A proxy that never ends its head fails after this many bytes
+ * ```ts
+ * import { MAX_HTTP_HEAD } from "./proxy.ts";
+ * console.log(MAX_HTTP_HEAD); // 16384
+ * ```
+ */
 export const MAX_HTTP_HEAD = 16 * 1024;
 
 /** What every step of one handshake needs: the conn and how to word a failure. */
@@ -106,7 +122,12 @@ interface Handshake {
  * ```
  */
 export async function proxyLayer(conn: Conn, options: ProxyLayerOptions): Promise<Conn> {
-  checkOptions(options);
+  try {
+    checkOptions(options);
+  } catch (err) {
+    conn.close();
+    throw err;
+  }
   const { signal } = options;
   if (signal?.aborted) {
     conn.close();
@@ -151,11 +172,10 @@ export async function proxyLayer(conn: Conn, options: ProxyLayerOptions): Promis
     conn.close();
     if (signal?.aborted) throw signal.reason;
     if (err instanceof NetError) throw err;
-    // A reset or EOF from the proxy in the middle of the handshake.
+    // A reset or EOF from the proxy in the middle of its own handshake is the proxy's failure.
     const net = toNetError(err, { op: "proxy", address: options.proxyAddress });
-    const kind = net instanceof NetError ? net.kind : "proxy";
     throw hs.fail(
-      kind === "io" ? "proxy" : kind,
+      "proxy",
       `the proxy connection failed during the handshake: ${detailOf(net)}`,
       err,
     );

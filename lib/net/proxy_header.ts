@@ -30,7 +30,16 @@ export interface ProxyHeaderOptions {
   destination: ProxyHeaderEndpoint;
 }
 
-/** The 12-byte signature that starts every v2 header (section 2.2). */
+/**
+ * The 12-byte signature that starts every v2 header (section 2.2).
+ *
+ * @example Tell a v2 header from a v1 one
+ * ```ts
+ * import { PROXY_V2_SIGNATURE } from "./proxy_header.ts";
+ * const header = new Uint8Array(16);
+ * console.log(PROXY_V2_SIGNATURE.every((b, i) => header[i] === b)); // false
+ * ```
+ */
 export const PROXY_V2_SIGNATURE: Uint8Array = Uint8Array.of(
   0x0d,
   0x0a,
