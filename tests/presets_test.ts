@@ -4,6 +4,7 @@ import { presetNames, PRESETS } from "../lib/net/presets.ts";
 import { TcpConn } from "../lib/net/tcp_conn.ts";
 import { type Peer, startProcess, startRedis } from "./peers/servers.ts";
 import { type ScriptAction, startScripted } from "./peers/scripted.ts";
+import { postgresBin, startPostgres } from "./peers/postgres.ts";
 
 async function runPreset(name: string, port: number, stepTimeoutMs = 5000) {
   const preset = PRESETS[name];
@@ -177,4 +178,13 @@ Deno.test("PRESETS.http completes against python3 -m http.server", async () => {
   const result = await runPreset("http", peer.port);
   assert.equal(result.error, null);
   assert.match(result.steps[1]?.received ?? "", /^HTTP\/1\.[01] 200/);
+});
+
+Deno.test("PRESETS.postgres gets N from a real PostgreSQL without SSL", async () => {
+  const bin = postgresBin();
+  assert.ok(bin, "PostgreSQL is not installed (Debian package postgresql)");
+  await using pg = await startPostgres(bin);
+  const result = await runPreset("postgres", pg.port);
+  assert.equal(result.error, null);
+  assert.equal(result.steps[1]?.received, "N");
 });
