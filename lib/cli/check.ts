@@ -181,6 +181,8 @@ export function planCheck(argv: string[]): CheckPlan | null {
 interface CheckRun {
   result: NagiosResult;
   error: unknown;
+  /** The whole check, ms, whatever happened. */
+  durationMs: number;
   responseMs: number | null;
   resolveMs: number | null;
   connectMs: number | null;
@@ -207,6 +209,7 @@ async function runOnce(plan: CheckPlan, signal: AbortSignal): Promise<CheckRun> 
   const run: CheckRun = {
     result: { type: "ok", received: null },
     error: null,
+    durationMs: 0,
     responseMs: null,
     resolveMs: null,
     connectMs: null,
@@ -244,6 +247,7 @@ async function runOnce(plan: CheckPlan, signal: AbortSignal): Promise<CheckRun> 
       : kind === "dns"
       ? { type: "unknown", message: `Invalid hostname, address or socket: ${plan.host}` }
       : { type: "error", message: err instanceof Error ? err.message : String(err) };
+    run.durationMs = performance.now() - started;
     return run;
   }
   try {
@@ -272,6 +276,7 @@ async function runOnce(plan: CheckPlan, signal: AbortSignal): Promise<CheckRun> 
       run.error = err;
     }
     run.responseMs = performance.now() - started;
+    run.durationMs = run.responseMs;
     return run;
   } finally {
     conn.close();
@@ -290,7 +295,7 @@ function metricsOf(plan: CheckPlan, run: CheckRun, state: NagiosState): ProbeMet
   return {
     target: joinHostPort(plan.host, plan.port),
     success: state === 0,
-    durationMs: run.responseMs ?? 0,
+    durationMs: run.durationMs,
     resolveMs: run.resolveMs,
     connectMs: run.connectMs,
     tlsMs: run.tlsMs,

@@ -182,7 +182,7 @@ export function stepFlag(kind: DialogStepKind): string {
  * @example
  * ```ts
  * import { describeStep } from "./dialog.ts";
- * console.log(describeStep({ kind: "send", bytes: new Uint8Array(), text: "PING\\r\\n" }));
+ * console.log(describeStep({ kind: "send", text: "PING\\r\\n" }));
  * // --send "PING\r\n"
  * ```
  */
