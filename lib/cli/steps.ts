@@ -1,0 +1,146 @@
+/**
+ * Ordered dialog steps from the command line: `--send`, `--send-hex`,
+ * `--expect`, `--expect-re`, `--expect-hex` run in the order given, after the
+ * dialog of `--proto NAME` (wherever `--proto` stands).
+ *
+ * @module
+ */
+
+import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
+import { UsageError } from "../errors.ts";
+import type { DialogStep } from "../net/dialog.ts";
+import { type Preset, presetNames, PRESETS } from "../net/presets.ts";
+import { parseEscapes } from "./escape.ts";
+
+/**
+ * The step flags, for a command's parse config. All are repeatable.
+ *
+ * @example
+ * ```ts
+ * import { REPORT_FLAGS } from "./args.ts";
+ * import { STEP_FLAGS } from "./steps.ts";
+ * const flags = { ...STEP_FLAGS, ...REPORT_FLAGS } as const;
+ * ```
+ */
+export const STEP_FLAGS = {
+  send: { type: "string", multiple: true },
+  "send-hex": { type: "string", multiple: true },
+  expect: { type: "string", multiple: true },
+  "expect-re": { type: "string", multiple: true },
+  "expect-hex": { type: "string", multiple: true },
+  proto: { type: "string", multiple: true },
+} as const;
+
+/** Options of {@linkcode stepsFromArgs}. */
+export interface StepsFromArgsOptions {
+  /** The command's whole parse config (so that every token is read as the command reads it). */
+  config: ParseArgsOptionsConfig;
+  /** The target host, for presets that name it (HTTP's Host). @default {"localhost"} */
+  host?: string;
+  /** The target port, for presets that name it. @default {0} (the preset's default port) */
+  port?: number;
+}
+
+/** The dialog a command line asks for. */
+export interface StepsFromArgs {
+  /** Every step, the preset's first. Empty when no step flag was given. */
+  steps: DialogStep[];
+  /** The `--proto` preset, or null. */
+  preset: Preset | null;
+}
+
+/**
+ * Parses hex bytes: pairs of hex digits, optionally separated by spaces or
+ * colons (`0d0a`, `0d 0a`, `0D:0A`).
+ *
+ * @example
+ * ```ts
+ * import { parseHex } from "./steps.ts";
+ * console.log(parseHex("0d:0a", "--send-hex")); // Uint8Array(2) [ 13, 10 ]
+ * ```
+ */
+export function parseHex(text: string, flag: string): Uint8Array {
+  const digits = text.replace(/[\s:]/g, "");
+  if (digits === "") throw new UsageError(`invalid ${flag} "${text}": empty`);
+  if (!/^(?:[0-9a-fA-F]{2})+$/.test(digits)) {
+    throw new UsageError(
+      `invalid ${flag} "${text}": not hex bytes (two hex digits per byte, e.g. 0d0a)`,
+    );
+  }
+  return Uint8Array.fromHex(digits);
+}
+
+function stepOf(name: string, value: string): DialogStep {
+  const flag = `--${name}`;
+  if (value === "") throw new UsageError(`invalid ${flag} "": empty`);
+  switch (name) {
+    case "send":
+      return { kind: "send", bytes: parseEscapes(value, flag), text: value };
+    case "expect":
+      return { kind: "expect", bytes: parseEscapes(value, flag), text: value };
+    case "send-hex":
+      return { kind: "send-hex", bytes: parseHex(value, flag), text: value };
+    case "expect-hex":
+      return { kind: "expect-hex", bytes: parseHex(value, flag), text: value };
+    default: {
+      try {
+        return { kind: "expect-re", re: new RegExp(value), text: value };
+      } catch (err) {
+        const why = err instanceof Error
+          ? err.message.replace(/^Invalid regular expression: /, "")
+          : "";
+        throw new UsageError(`invalid ${flag} "${value}": ${why}`);
+      }
+    }
+  }
+}
+
+/**
+ * Reads the step flags of `argv` in command-line order (`parseArgs` with
+ * `tokens: true` keeps the order that `values` loses). `--proto` puts its
+ * preset's dialog first; the other steps follow in the order given. Bad hex,
+ * a bad regex, an unknown protocol or two `--proto` throw a
+ * {@linkcode UsageError} naming the value.
+ *
+ * @example Redis, then one more step
+ * ```ts
+ * import { STEP_FLAGS, stepsFromArgs } from "./steps.ts";
+ * const argv = ["127.0.0.1", "6379", "--proto", "redis", "--send", "QUIT\\r\\n", "--expect", "+OK"];
+ * const { steps, preset } = stepsFromArgs(argv, { config: STEP_FLAGS, host: "127.0.0.1", port: 6379 });
+ * console.log(preset?.name, steps.map((s) => s.kind)); // redis [ "send", "expect", "send", "expect" ]
+ * ```
+ */
+export function stepsFromArgs(argv: string[], options: StepsFromArgsOptions): StepsFromArgs {
+  const { tokens } = parseArgs({
+    args: argv,
+    options: options.config,
+    allowPositionals: true,
+    // The command's own strict parse has already refused bad flags.
+    strict: false,
+    tokens: true,
+  });
+  const steps: DialogStep[] = [];
+  let preset: Preset | null = null;
+  for (const token of tokens ?? []) {
+    if (token.kind !== "option" || !(token.name in STEP_FLAGS)) continue;
+    const value = token.value ?? "";
+    if (token.name !== "proto") {
+      steps.push(stepOf(token.name, value));
+      continue;
+    }
+    if (preset !== null) {
+      throw new UsageError(`conflicting --proto "${preset.name}" and --proto "${value}": give one`);
+    }
+    const found = Object.hasOwn(PRESETS, value) ? PRESETS[value] : undefined;
+    if (found === undefined) {
+      throw new UsageError(`invalid --proto "${value}": use one of ${presetNames().join(", ")}`);
+    }
+    preset = found;
+  }
+  if (preset === null) return { steps, preset };
+  const port = options.port || preset.defaultPort;
+  return {
+    steps: [...preset.steps({ host: options.host ?? "localhost", port }), ...steps],
+    preset,
+  };
+}
