@@ -19,6 +19,7 @@ import { runKernel } from "./lib/cli/kernel.ts";
 import { runProbe } from "./lib/cli/probe.ts";
 import { runPing } from "./lib/cli/ping.ts";
 import { runEcho } from "./lib/cli/echo.ts";
+import { runCheck } from "./lib/cli/check.ts";
 import { escapeLine, escapeText } from "./lib/report/safe_text.ts";
 import {
   bufferedWriter,
@@ -41,6 +42,7 @@ Usage:
   tcpc echo HOST PORT [options]     verified round trips and load over many connections
   tcpc probe TARGET... [options]    many ports at once: open, closed, timeout...
   tcpc ping HOST PORT [-n N]        repeated connects with min/avg/max/mdev, like tcping
+  tcpc check HOST [PORT] [steps]    a Nagios/Icinga plugin with check_tcp's status line
   tcpc kernel [--json]              the kernel's TCP limits, explained
   tcpc demo                         a session against the built-in echo server
   tcpc --version
@@ -61,6 +63,7 @@ const COMMANDS: Record<string, Command> = {
   probe: runProbe,
   ping: runPing,
   echo: runEcho,
+  check: runCheck,
 };
 
 const encoder = new TextEncoder();

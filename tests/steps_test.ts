@@ -1,9 +1,13 @@
 import assert from "node:assert/strict";
 import { STEP_FLAGS, stepsFromArgs } from "../lib/cli/steps.ts";
-import { REPORT_FLAGS } from "../lib/cli/args.ts";
+import { parseConfig, reportFlags } from "../lib/cli/flags.ts";
 import { UsageError } from "../lib/errors.ts";
 
-const config = { ...STEP_FLAGS, ...REPORT_FLAGS, timeout: { type: "string", short: "t" } } as const;
+const config = {
+  ...STEP_FLAGS,
+  ...parseConfig(reportFlags()),
+  timeout: { type: "string", short: "t" },
+} as const;
 const parse = (...argv: string[]) => stepsFromArgs(argv, { config, host: "127.0.0.1", port: 6379 });
 const summary = (...argv: string[]) => parse(...argv).steps.map((s) => `${s.kind}:${s.text}`);
 

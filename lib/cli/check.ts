@@ -8,11 +8,10 @@
 
 import { errorKind, NetError, UsageError } from "../errors.ts";
 import { joinHostPort } from "../net/address.ts";
-import { emptyFacts } from "../net/conn.ts";
-import { dial } from "../net/dial.ts";
+import type { Conn } from "../net/conn.ts";
+import { dialStack } from "../net/stack.ts";
 import { type DialogResult, DialogVerifyError, runDialog } from "../net/dialog.ts";
 import type { Preset } from "../net/presets.ts";
-import { TcpConn } from "../net/tcp_conn.ts";
 import { errorRecord } from "../report/error_record.ts";
 import {
   NAGIOS_STATE_TEXT,
@@ -30,9 +29,9 @@ import {
   durationFlag,
   familyFlag,
   parseCommandLine,
-  REPORT_FLAGS,
   stringFlag,
 } from "./args.ts";
+import { parseConfig, reportFlags } from "./flags.ts";
 import type { CommandContext } from "./context.ts";
 import { STEP_FLAGS, stepsFromArgs } from "./steps.ts";
 import { parseHost, parsePort } from "./target.ts";
@@ -70,7 +69,7 @@ a name that does not resolve).`;
 
 /** The flags of `tcpc check`, for node:util parseArgs. */
 export const CHECK_FLAGS = {
-  ...REPORT_FLAGS,
+  ...parseConfig(reportFlags()),
   ...STEP_FLAGS,
   "connect-timeout": { type: "string", short: "w" },
   ipv4: { type: "boolean", short: "4" },
@@ -218,9 +217,9 @@ async function runOnce(plan: CheckPlan, signal: AbortSignal): Promise<CheckRun> 
     remoteAddress: null,
     dialog: null,
   };
-  let conn: TcpConn;
+  let conn: Conn;
   try {
-    const dialed = await dial(plan.host, plan.port, {
+    conn = await dialStack(plan.host, plan.port, {
       connectTimeoutMs: plan.connectTimeoutMs,
       signal,
       onResolved: (addresses, resolveMs) => {
@@ -229,13 +228,8 @@ async function runOnce(plan: CheckPlan, signal: AbortSignal): Promise<CheckRun> 
       },
       ...(plan.family === undefined ? {} : { family: plan.family }),
     });
-    const facts = emptyFacts();
-    facts.addresses = dialed.addresses;
-    facts.timings.resolveMs = dialed.resolveMs;
-    facts.timings.connectMs = dialed.connectMs;
-    conn = new TcpConn(dialed.conn, facts);
-    run.connectMs = dialed.connectMs;
-    run.remoteAddress = dialed.remoteAddress;
+    run.connectMs = conn.facts.timings.connectMs ?? 0;
+    run.remoteAddress = conn.remoteAddress;
   } catch (err) {
     if (signal.aborted && errorKind(err) !== "timeout") throw signal.reason;
     run.error = err;

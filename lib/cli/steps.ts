@@ -17,9 +17,9 @@ import { parseEscapes } from "./escape.ts";
  *
  * @example
  * ```ts
- * import { REPORT_FLAGS } from "./args.ts";
+ * import { parseConfig, reportFlags } from "./flags.ts";
  * import { STEP_FLAGS } from "./steps.ts";
- * const flags = { ...STEP_FLAGS, ...REPORT_FLAGS } as const;
+ * const flags = { ...STEP_FLAGS, ...parseConfig(reportFlags()) } as const;
  * ```
  */
 export const STEP_FLAGS = {
