@@ -15,41 +15,63 @@ import { UsageError } from "../errors.ts";
 import { joinHostPort } from "../net/address.ts";
 import type { ProxyType } from "../net/proxy.ts";
 import { type ParsedArgs, stringFlag } from "./args.ts";
+import type { FlagTable } from "./flags.ts";
 import { parseHost, parsePort } from "./target.ts";
 
 /**
- * The flags, for node:util parseArgs.
- *
- * @example Add them to a command's flags
- * ```ts
- * import { PROXY_FLAGS } from "./proxy_flags.ts";
- * const flags = { ...PROXY_FLAGS, json: { type: "boolean" } } as const;
- * ```
- */
-export const PROXY_FLAGS = {
-  proxy: { type: "string" },
-  "proxy-auth": { type: "string" },
-  "proxy-protocol": { type: "string" },
-} as const;
-
-/**
- * Help lines for the flags, to put in a command's usage text.
+ * The proxy and source flags as a flag table (see lib/cli/flags.ts): add
+ * `...ROUTE_FLAGS` to a command's table.
  *
  * @example
  * ```ts
- * import { PROXY_HELP } from "./proxy_flags.ts";
- * console.log(`Usage: tcpc HOST PORT [options]\n${PROXY_HELP}`);
+ * import { ROUTE_FLAGS } from "./proxy_flags.ts";
+ * console.log(ROUTE_FLAGS.map((flag) => flag.name).join(" "));
  * ```
  */
-export const PROXY_HELP = `Proxy (no environment variable is read):
-      --proxy URL            reach the target through a proxy: SCHEME://[USER:PASS@]HOST[:PORT]
-                             socks5 (we resolve the target), socks5h (the proxy resolves it),
-                             socks4, socks4a (the proxy resolves it), http (CONNECT);
-                             default port 1080 for SOCKS, 8080 for http
-      --proxy-auth USER:PASS credentials for --proxy instead of the URL (socks4/4a: USER,
-                             the user id, only)
-      --proxy-protocol v1|v2 send a HAProxy PROXY protocol header (text v1, binary v2)
-                             with our real addresses before the data`;
+export const ROUTE_FLAGS: FlagTable = [
+  {
+    name: "proxy",
+    type: "string",
+    value: "URL",
+    help: "reach the target through a proxy: socks5, socks5h, socks4, socks4a or http " +
+      "(CONNECT) as SCHEME://[USER:PASS@]HOST[:PORT]; default port 1080, http 8080",
+    doc: "reach the target through a proxy, `SCHEME://[USER:PASS@]HOST[:PORT]`: `socks5` " +
+      "(we resolve the target), `socks5h` (the proxy resolves it), `socks4`, `socks4a` (the " +
+      "proxy resolves it), `http` (CONNECT); default port 1080, 8080 for http; no environment " +
+      "variable is read",
+    section: "proxy",
+  },
+  {
+    name: "proxy-auth",
+    type: "string",
+    value: "USER:PASS",
+    help: "credentials for --proxy instead of the URL (socks4/4a: the user id only)",
+    section: "proxy",
+  },
+  {
+    name: "proxy-protocol",
+    type: "string",
+    value: "v1|v2",
+    help: "send a HAProxy PROXY protocol header (text v1, binary v2) with our real addresses",
+    section: "proxy",
+  },
+  {
+    name: "source",
+    short: "s",
+    type: "string",
+    value: "ADDR",
+    help: "bind the local end to ADDR (as nc -s)",
+    section: "connection",
+  },
+  {
+    name: "source-port",
+    short: "p",
+    type: "string",
+    value: "PORT",
+    help: "bind the local end to PORT (as nc -p)",
+    section: "connection",
+  },
+];
 
 /**
  * Default ports: SOCKS' registered port 1080; 8080 for HTTP, the usual proxy port.
