@@ -415,21 +415,21 @@ Deno.test("tcpc rejects malformed invocations with exit 2 and one line naming th
   }
 });
 
-Deno.test("planConnect() validates before any socket opens", () => {
-  const plan = planConnect(["127.0.0.1", "7", "-w", "2s", "-t", "1s", "-vv", "--json", "-6"]);
+Deno.test("planConnect() validates before any socket opens", async () => {
+  const plan = await planConnect(["127.0.0.1", "7", "-w", "2s", "-t", "1s", "-vv", "--json", "-6"]);
   assert.equal(plan.connectTimeoutMs, 2000);
   assert.equal(plan.ioTimeoutMs, 1000);
   assert.equal(plan.verbosity, 2);
   assert.equal(plan.maxBytes, 1024 * 1024);
   assert.equal(plan.family, 6);
   assert.deepEqual(plan.input, { kind: "stdin" });
-  assert.equal(planConnect(["[::1]", "7", "--max-bytes", "5", "--json"]).maxBytes, 5);
-  assert.equal(planConnect(["::1", "7"]).maxBytes, undefined);
-  assert.deepEqual(planConnect(["h", "7", "-d", "a\\n"]).input, {
+  assert.equal((await planConnect(["[::1]", "7", "--max-bytes", "5", "--json"])).maxBytes, 5);
+  assert.equal((await planConnect(["::1", "7"])).maxBytes, undefined);
+  assert.deepEqual((await planConnect(["h", "7", "-d", "a\\n"])).input, {
     kind: "data",
     bytes: new Uint8Array([0x61, 0x0a]),
   });
-  assert.throws(() => planConnect(["h", "7", "-d", "\\z"]), UsageError);
+  await assert.rejects(() => planConnect(["h", "7", "-d", "\\z"]), UsageError);
 });
 
 Deno.test("tcpc moves 64 MiB of random bytes through socat's echo byte-identical", async () => {

@@ -19,6 +19,15 @@ import { type ConnectPlan, planConnect } from "../lib/cli/connect.ts";
 const RUNS = { numRuns: 1000 };
 
 /** Runs `fn`; returns its value, or undefined when it threw a UsageError; rethrows anything else. */
+async function usageOrAsync<T>(fn: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof UsageError) return undefined;
+    throw err;
+  }
+}
+
 function usageOr<T>(fn: () => T): T | undefined {
   try {
     return fn();
@@ -211,7 +220,7 @@ function argvOf(plan: ConnectPlan): string[] {
   return argv;
 }
 
-Deno.test("planConnect() throws only UsageError and round-trips what it accepts", () => {
+Deno.test("planConnect() throws only UsageError and round-trips what it accepts", async () => {
   const valueFlag = fc.constantFrom(
     "-w",
     "-t",
@@ -266,31 +275,31 @@ Deno.test("planConnect() throws only UsageError and round-trips what it accepts"
     fc.oneof(port.map(String), typed),
     fc.array(option, { maxLength: 6 }),
   ).map(([host, p, options]) => [host, p, ...options.flat()]);
-  fc.assert(
-    fc.property(argv, (args) => {
-      const plan = usageOr(() => planConnect(args));
+  await fc.assert(
+    fc.asyncProperty(argv, async (args) => {
+      const plan = await usageOrAsync(() => planConnect(args));
       if (plan === undefined) return;
       // --json turns on a 1 MiB --max-bytes: the canonical argv has it explicitly.
-      assert.deepEqual(planConnect(argvOf(plan)), plan);
+      assert.deepEqual(await planConnect(argvOf(plan)), plan);
     }),
     { numRuns: 2000 },
   );
   // Valid command lines built from parts are accepted and mean what they say.
-  fc.assert(
-    fc.property(
+  await fc.assert(
+    fc.asyncProperty(
       fc.oneof(ipv4, hostName, ipv6),
       port,
       fc.option(fc.integer({ min: 0, max: 3_600_000 }), { nil: undefined }),
       fc.uint8Array({ maxLength: 32 }),
-      (host, p, timeout, data) => {
+      async (host, p, timeout, data) => {
         const args = [host, String(p), `--data=${escapeAll(data)}`];
         if (timeout !== undefined) args.push("-t", `${timeout}ms`);
-        const plan = planConnect(args);
+        const plan = await planConnect(args);
         assert.equal(plan.host, host);
         assert.equal(plan.port, p);
         assert.equal(plan.ioTimeoutMs, timeout);
         assert.deepEqual(plan.input, { kind: "data", bytes: data });
-        assert.deepEqual(planConnect(argvOf(plan)), plan);
+        assert.deepEqual(await planConnect(argvOf(plan)), plan);
       },
     ),
     RUNS,

@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
 import { UsageError } from "../lib/errors.ts";
-import { PROXY_FLAGS, PROXY_HELP, proxyPlan } from "../lib/cli/proxy_flags.ts";
+import { proxyPlan, ROUTE_FLAGS } from "../lib/cli/proxy_flags.ts";
+import { helpFlagLines, parseConfig } from "../lib/cli/flags.ts";
 import { parseCommandLine } from "../lib/cli/args.ts";
 
 const SECRET = "hunter2-Z";
 
 function plan(argv: string[]) {
-  return proxyPlan(parseCommandLine(argv, { options: PROXY_FLAGS }));
+  return proxyPlan(parseCommandLine(argv, { options: parseConfig(ROUTE_FLAGS) }));
 }
 
 Deno.test("proxyPlan() is null without proxy flags", () => {
@@ -107,8 +108,9 @@ Deno.test("proxyPlan() rejects bad input naming the value, never the password", 
   }
 });
 
-Deno.test("PROXY_HELP names every flag and the default ports", () => {
-  for (const flag of Object.keys(PROXY_FLAGS)) assert.ok(PROXY_HELP.includes(`--${flag}`), flag);
-  assert.match(PROXY_HELP, /1080/);
-  assert.match(PROXY_HELP, /8080/);
+Deno.test("ROUTE_FLAGS help names every flag and the default ports", () => {
+  const help = helpFlagLines(ROUTE_FLAGS).join("\n");
+  for (const flag of ROUTE_FLAGS) assert.ok(help.includes(`--${flag.name}`), flag.name);
+  assert.match(help, /1080/);
+  assert.match(help, /8080/);
 });

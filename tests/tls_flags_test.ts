@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { UsageError } from "../lib/errors.ts";
 import type { ParsedArgs } from "../lib/cli/args.ts";
-import { TLS_FLAGS, TLS_HELP, tlsPlan } from "../lib/cli/tls_flags.ts";
+import { tlsPlan } from "../lib/cli/tls_flags.ts";
 import { tlsLines } from "../lib/report/tls_text.ts";
 import { makeTlsFixtures } from "./peers/tls.ts";
 
@@ -103,12 +103,6 @@ Deno.test("tlsPlan() never quotes key material", async () => {
   assert.match(message, /^--key ".*client.pem" holds no PEM private key$/);
   const notPem = await usage({ tls: true, cert: fx.client.key, key: fx.client.key });
   assert.doesNotMatch(notPem, /PRIVATE KEY-----|MIG/);
-});
-
-Deno.test("TLS_FLAGS and TLS_HELP cover the same flags", () => {
-  for (const name of Object.keys(TLS_FLAGS)) {
-    assert.ok(TLS_HELP.some((line) => line.includes(`--${name}`)), name);
-  }
 });
 
 Deno.test("tlsLines() prints one line per fact, escaping network strings", () => {

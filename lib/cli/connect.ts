@@ -8,8 +8,14 @@
 import { NetError, UsageError } from "../errors.ts";
 import { log } from "../log.ts";
 import { joinHostPort } from "../net/address.ts";
-import type { Conn } from "../net/conn.ts";
-import { dialStack, type StackOptions } from "../net/stack.ts";
+import type { Conn, ProxyFacts, TlsFacts } from "../net/conn.ts";
+import type { DialOptions } from "../net/dial.ts";
+import { dialStack } from "../net/stack.ts";
+import { TlsError } from "../net/tls.ts";
+import { tlsLines } from "../report/tls_text.ts";
+import { ROUTE_FLAGS } from "./proxy_flags.ts";
+import { type RoutePlan, routePlan, stackOptions } from "./route.ts";
+import { TLS_FLAGS } from "./tls_flags.ts";
 import { type CloseReason, runSession, type SessionResult } from "../net/session.ts";
 import { readConnectLimit } from "../kernel/read.ts";
 import { escapeBytes } from "../report/safe_text.ts";
@@ -163,6 +169,8 @@ export const CONNECT_TABLE: FlagTable = [
     doc: "hex dump of the traffic on stderr (`>` sent, `<` received)",
     section: "output",
   },
+  ...TLS_FLAGS,
+  ...ROUTE_FLAGS,
   ...reportFlags({
     json: "one JSON object on stdout instead of the data",
     verbose: "-v info, -vv debug (on stderr)",
@@ -241,6 +249,8 @@ export interface ConnectPlan {
   hex: boolean;
   /** 0, 1 (-v) or 2 (-vv). */
   verbosity: number;
+  /** Proxy, PROXY header, source, TLS. */
+  route: RoutePlan;
 }
 
 function setIf<T extends object, K extends keyof T>(target: T, key: K, value: T[K] | undefined) {
@@ -254,16 +264,16 @@ function setIf<T extends object, K extends keyof T>(target: T, key: K, value: T[
  * @example
  * ```ts
  * import { planConnect } from "./connect.ts";
- * const plan = planConnect(["127.0.0.1", "7", "-w", "2s"]);
+ * const plan = await planConnect(["127.0.0.1", "7", "-w", "2s"]);
  * console.log(plan.connectTimeoutMs); // 2000
  * ```
  */
-export function planConnect(argv: string[]): ConnectPlan {
+export async function planConnect(argv: string[]): Promise<ConnectPlan> {
   const args = parseCommandLine(argv, { options: CONNECT_FLAGS, command: "tcpc connect" });
-  return planFromArgs(args);
+  return await planFromArgs(args);
 }
 
-function planFromArgs(args: ParsedArgs): ConnectPlan {
+async function planFromArgs(args: ParsedArgs): Promise<ConnectPlan> {
   const { host, port } = parseHostPort(args.positionals, "connect");
   const family = familyFlag(args);
   const data = stringFlag(args, "data");
@@ -295,6 +305,7 @@ function planFromArgs(args: ParsedArgs): ConnectPlan {
     json: boolFlag(args, "json"),
     hex: boolFlag(args, "hex"),
     verbosity: countFlag(args, "verbose"),
+    route: await routePlan(args, { host }),
   };
   setIf(plan, "connectTimeoutMs", durationFlag(args, "connect-timeout"));
   setIf(plan, "ioTimeoutMs", durationFlag(args, "timeout"));
@@ -322,9 +333,15 @@ export interface ConnectRecord {
   timings: {
     resolveMs: number | null;
     connectMs: number | null;
+    proxyMs: number | null;
+    tlsMs: number | null;
     firstByteMs: number | null;
     totalMs: number;
   };
+  /** The proxy the connection went through (never its credentials), or null. */
+  proxy: ProxyFacts | null;
+  /** What the TLS handshake learned, or null without TLS. */
+  tls: TlsFacts | null;
   /** Bytes written to the peer. */
   bytesSent: number;
   /** Bytes read from the peer. */
@@ -410,7 +427,16 @@ async function connect(plan: ConnectPlan, file: Deno.FsFile | null, ctx: Command
     addresses: [],
     remote: null,
     local: null,
-    timings: { resolveMs: null, connectMs: null, firstByteMs: null, totalMs: 0 },
+    timings: {
+      resolveMs: null,
+      connectMs: null,
+      proxyMs: null,
+      tlsMs: null,
+      firstByteMs: null,
+      totalMs: 0,
+    },
+    proxy: null,
+    tls: null,
     bytesSent: 0,
     bytesReceived: 0,
     data: { text: "" },
@@ -421,7 +447,7 @@ async function connect(plan: ConnectPlan, file: Deno.FsFile | null, ctx: Command
   let failure: unknown = null;
   let conn: Conn | undefined;
   try {
-    const stackOptions: StackOptions = {
+    const base: DialOptions = {
       signal: deadline.signal,
       noDelay: plan.noDelay,
       keepAlive: plan.keepAlive,
@@ -430,15 +456,27 @@ async function connect(plan: ConnectPlan, file: Deno.FsFile | null, ctx: Command
         record.timings.resolveMs = toMicros(resolveMs);
       },
     };
-    setIf(stackOptions, "connectTimeoutMs", plan.connectTimeoutMs);
-    setIf(stackOptions, "family", plan.family);
-    conn = await dialStack(plan.host, plan.port, stackOptions);
+    setIf(base, "connectTimeoutMs", plan.connectTimeoutMs);
+    setIf(base, "family", plan.family);
+    conn = await dialStack(
+      plan.host,
+      plan.port,
+      stackOptions(plan.host, plan.port, { route: plan.route, base }),
+    );
     const { facts } = conn;
     record.addresses = facts.addresses;
     record.remote = conn.remoteAddress;
     record.local = conn.localAddress;
-    record.timings.resolveMs = toMicros(facts.timings.resolveMs ?? 0);
-    record.timings.connectMs = toMicros(facts.timings.connectMs ?? 0);
+    record.timings.resolveMs = toMicros(facts.timings.resolveMs);
+    record.timings.connectMs = toMicros(facts.timings.connectMs);
+    record.timings.proxyMs = toMicros(facts.timings.proxyMs);
+    record.timings.tlsMs = toMicros(facts.timings.tlsMs);
+    record.proxy = facts.proxy;
+    record.tls = facts.tls;
+    if (facts.proxy !== null) {
+      logger.info(`through ${facts.proxy.type} proxy ${facts.proxy.address}`);
+    }
+    if (facts.tls !== null) { for (const line of tlsLines(facts.tls)) logger.info(line); }
     logger.info(
       `connected to ${conn.remoteAddress} from ${conn.localAddress} in ${
         formatDuration(facts.timings.connectMs ?? 0)
@@ -459,8 +497,12 @@ async function connect(plan: ConnectPlan, file: Deno.FsFile | null, ctx: Command
       }`,
     );
   } catch (err) {
-    if (conn === undefined) failure = err;
-    else throw err;
+    if (conn !== undefined) throw err;
+    failure = err;
+    if (err instanceof TlsError && err.facts !== null) {
+      record.tls = err.facts;
+      for (const line of tlsLines(err.facts)) logger.info(line);
+    }
   }
   record.timings.totalMs = toMicros(performance.now() - started);
   if (failure !== null) record.error = errorRecord(failure);

@@ -10,49 +10,77 @@ import { UsageError } from "../errors.ts";
 import { hostKind } from "../net/address.ts";
 import { STARTTLS_PROTOCOLS, type StartTlsProtocol } from "../net/starttls.ts";
 import { boolFlag, type ParsedArgs, stringFlag } from "./args.ts";
+import type { FlagTable } from "./flags.ts";
 
 /**
- * The TLS flags, as `node:util` `parseArgs` options.
+ * The TLS flags as a flag table (see lib/cli/flags.ts): add `...TLS_FLAGS`
+ * to a command's table.
  *
  * @example
  * ```ts
- * import { REPORT_FLAGS } from "./args.ts";
  * import { TLS_FLAGS } from "./tls_flags.ts";
- * const flags = { ...REPORT_FLAGS, ...TLS_FLAGS } as const;
+ * console.log(TLS_FLAGS.map((flag) => flag.name).join(" "));
  * ```
  */
-export const TLS_FLAGS = {
-  tls: { type: "boolean" },
-  ssl: { type: "boolean" },
-  sni: { type: "string" },
-  alpn: { type: "string" },
-  cacert: { type: "string" },
-  cert: { type: "string" },
-  key: { type: "string" },
-  insecure: { type: "boolean", short: "k" },
-  starttls: { type: "string" },
-} as const;
-
-/**
- * Help lines for the TLS flags.
- *
- * @example
- * ```ts
- * import { TLS_HELP } from "./tls_flags.ts";
- * console.log(TLS_HELP.join("\n"));
- * ```
- */
-export const TLS_HELP: readonly string[] = [
-  "  --tls, --ssl           TLS after connect (trusts the system CAs, the runtime's roots, --cacert)",
-  "  --sni NAME             server name to send and verify (default: HOST when it is a name)",
-  "  --alpn LIST            ALPN protocols to offer, comma-separated (e.g. h2,http/1.1)",
-  "  --cacert FILE          PEM bundle of CAs to trust in addition to the defaults",
-  "  --cert FILE            client certificate (PEM) for mTLS; needs --key",
-  "  --key FILE             the client certificate's private key (PEM)",
-  "  -k, --insecure         do not fail on verification; still report what it found",
-  `  --starttls PROTO       plain-text upgrade first: ${
-    STARTTLS_PROTOCOLS.join("|")
-  } (implies --tls)`,
+export const TLS_FLAGS: FlagTable = [
+  {
+    name: "tls",
+    type: "boolean",
+    help: "TLS after connect (trusts the system CAs, the runtime's roots and --cacert)",
+    doc: "TLS after connect; trusts the system bundle (/etc/ssl/certs), the runtime's roots " +
+      "and `--cacert`",
+    section: "tls",
+  },
+  { name: "ssl", type: "boolean", help: "the same as --tls", section: "tls" },
+  {
+    name: "sni",
+    type: "string",
+    value: "NAME",
+    help: "server name to send and verify (default: HOST when it is a name)",
+    section: "tls",
+  },
+  {
+    name: "alpn",
+    type: "string",
+    value: "LIST",
+    help: "ALPN protocols to offer, comma-separated (e.g. h2,http/1.1)",
+    section: "tls",
+  },
+  {
+    name: "cacert",
+    type: "string",
+    value: "FILE",
+    help: "PEM bundle of CAs to trust in addition to the defaults",
+    section: "tls",
+  },
+  {
+    name: "cert",
+    type: "string",
+    value: "FILE",
+    help: "client certificate (PEM) for mTLS; needs --key",
+    section: "tls",
+  },
+  {
+    name: "key",
+    type: "string",
+    value: "FILE",
+    help: "the client certificate's private key (PEM)",
+    section: "tls",
+  },
+  {
+    name: "insecure",
+    short: "k",
+    type: "boolean",
+    help: "do not fail on verification; still report what it found",
+    section: "tls",
+  },
+  {
+    name: "starttls",
+    type: "string",
+    value: "PROTO",
+    help: `plain-text upgrade first: ${STARTTLS_PROTOCOLS.join("|")} (implies --tls)`,
+    section: "tls",
+  },
 ];
 
 /** What the TLS flags asked for (PEM texts read from the files). */

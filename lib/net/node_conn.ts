@@ -47,12 +47,18 @@ export class NodeConn implements Conn {
   #local: string;
   #remote: string;
 
-  /** Wraps a connected socket; `facts` default to empty ones. */
-  constructor(socket: Socket, facts: ConnFacts = emptyFacts()) {
+  /**
+   * Wraps a connected socket; `facts` default to empty ones. A socket over a
+   * stream (TLS on another Conn) has no addresses of its own: pass `below`,
+   * the Conn underneath, to report its addresses.
+   */
+  constructor(socket: Socket, facts: ConnFacts = emptyFacts(), below?: Conn) {
     this.socket = socket;
     this.facts = facts;
-    this.#local = joinHostPort(socket.localAddress ?? "", socket.localPort ?? 0);
-    this.#remote = joinHostPort(socket.remoteAddress ?? "", socket.remotePort ?? 0);
+    this.#local = below?.localAddress ??
+      joinHostPort(socket.localAddress ?? "", socket.localPort ?? 0);
+    this.#remote = below?.remoteAddress ??
+      joinHostPort(socket.remoteAddress ?? "", socket.remotePort ?? 0);
     socket.on("data", (chunk: Uint8Array) => {
       this.#queue.push(chunk);
       this.#queued += chunk.length;

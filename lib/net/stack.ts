@@ -12,6 +12,7 @@ import { NetError } from "../errors.ts";
 import type { Conn, PhaseTimings } from "./conn.ts";
 import { dial, type DialOptions } from "./dial.ts";
 import { toNetError } from "./net_errors.ts";
+import { joinHostPort } from "./address.ts";
 
 /** The phase a layer's time is added to. */
 export type LayerPhase = "proxy" | "tls";
@@ -32,7 +33,7 @@ export interface StackOptions extends DialOptions {
    * Where TCP connects when it is not the target itself (a proxy), as host and
    * port; the first layer then tunnels to the target. @default {undefined}
    */
-  firstHop?: { host: string; port: number };
+  firstHop?: { host: string; port: number; label: string };
   /** The layers, bottom up. @default {[]} */
   layers?: Layer[];
 }
@@ -61,8 +62,12 @@ export async function dialStack(host: string, port: number, options: StackOption
 > {
   const layers = options.layers ?? [];
   const started = performance.now();
-  const hop = options.firstHop ?? { host, port };
-  const first = await dial(hop.host, hop.port, options);
+  const hop = options.firstHop ?? { host, port, label: "" };
+  const first = options.firstHop === undefined
+    ? await dial(hop.host, hop.port, options)
+    : await dial(hop.host, hop.port, options).catch((err) => {
+      throw unreachableHop(err, options.firstHop!);
+    });
   if (layers.length === 0) return first;
   const parent = options.signal;
   const timeout = options.connectTimeoutMs === undefined
@@ -109,4 +114,19 @@ export async function dialStack(host: string, port: number, options: StackOption
     }
   }
   return conn;
+}
+
+/**
+ * A first hop (a proxy) that cannot be reached is the proxy's failure (exit 8),
+ * not the target's; timeouts, interrupts and sandbox denials keep their kind.
+ */
+function unreachableHop(err: unknown, hop: { host: string; port: number; label: string }): unknown {
+  if (!(err instanceof NetError)) return err;
+  if (!["refused", "reset", "unreachable", "dns", "closed", "io"].includes(err.kind)) return err;
+  const detail = err.message.replace(/^[^:]*"[^"]*": /, "");
+  return new NetError("proxy", `cannot reach the ${hop.label}: ${detail}`, {
+    op: "proxy",
+    address: joinHostPort(hop.host, hop.port),
+    cause: err,
+  });
 }

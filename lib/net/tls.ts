@@ -88,6 +88,21 @@ export class TlsError extends NetError {
 let defaultTrust: Promise<string[]> | undefined;
 
 /**
+ * The roots the runtime ships (Mozilla's, via webpki), when `--allow-sys` is
+ * granted: Deno 2.9 guards `tls.rootCertificates` with the whole sys
+ * permission, which the default permission set does not grant (least
+ * privilege); the system bundle covers the same public roots on Debian.
+ */
+function runtimeRoots(): readonly string[] {
+  if (Deno.permissions.querySync({ name: "sys" }).state !== "granted") return [];
+  try {
+    return rootCertificates;
+  } catch {
+    return [];
+  }
+}
+
+/**
  * The CAs tcpc trusts by default: every certificate in
  * {@linkcode SYSTEM_CA_FILE} when it is readable, plus the roots the runtime
  * ships (`node:tls` `rootCertificates`, Mozilla's list), without duplicates.
@@ -107,7 +122,7 @@ export function defaultTrustedCas(): Promise<string[]> {
     } catch { /* no bundle, or no read permission: the runtime's roots only */ }
     const seen = new Set<string>();
     const all: string[] = [];
-    for (const pem of [...system, ...rootCertificates]) {
+    for (const pem of [...system, ...runtimeRoots()]) {
       const key = pem.replace(/\s+/g, "");
       if (seen.has(key)) continue;
       seen.add(key);
@@ -672,7 +687,7 @@ class TlsConn extends NodeConn {
     socket: TLSSocket,
     options: { facts: ConnFacts; inner: Conn; duplex: Duplex; context: HandshakeContext },
   ) {
-    super(socket, options.facts);
+    super(socket, options.facts, options.inner);
     this.#inner = options.inner;
     this.#duplex = options.duplex;
     this.#context = options.context;

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { TlsFacts } from "../net/conn.ts";
+import type { TlsFacts } from "../facts.ts";
 import { escapeText } from "./safe_text.ts";
 
 /** `2027-11-29T12:39:44.000Z` -> `2027-11-29 12:39 UTC`. */

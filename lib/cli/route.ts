@@ -1,0 +1,165 @@
+/**
+ * How a command reaches its target, read once from the shared flags (proxy,
+ * PROXY header, source address and port, TLS and STARTTLS), and turned into
+ * the dial stack's options: the first hop and the layers. Every dialing
+ * command uses it, so each layer is wired in one place.
+ *
+ * @module
+ */
+
+import { UsageError } from "../errors.ts";
+import { hostKind, joinHostPort } from "../net/address.ts";
+import type { Conn } from "../net/conn.ts";
+import type { DialOptions, SourceOptions } from "../net/dial.ts";
+import { proxyLayer } from "../net/proxy.ts";
+import { proxyHeaderLayer } from "../net/proxy_header.ts";
+import type { Layer, StackOptions } from "../net/stack.ts";
+import { startTls } from "../net/starttls.ts";
+import { tlsLayer, type TlsLayerOptions } from "../net/tls.ts";
+import { type ParsedArgs, stringFlag } from "./args.ts";
+import { proxyPlan, type ProxySpec } from "./proxy_flags.ts";
+import { parseHost, parsePort } from "./target.ts";
+import { type TlsPlan, tlsPlan } from "./tls_flags.ts";
+
+/** What the shared route flags asked for. */
+export interface RoutePlan {
+  /** The proxy to tunnel through, or null. */
+  proxy: ProxySpec | null;
+  /** PROXY protocol header version, or null. */
+  proxyProtocol: 1 | 2 | null;
+  /** The local end to bind, or null. */
+  source: SourceOptions | null;
+  /** TLS (and STARTTLS), or null. */
+  tls: TlsPlan | null;
+}
+
+/** Options of {@linkcode routePlan}. */
+export interface RoutePlanOptions {
+  /** The target host (SNI defaults to it when it is a name). */
+  host: string;
+}
+
+/**
+ * Reads `--proxy`, `--proxy-auth`, `--proxy-protocol`, `-s`, `-p` and the TLS
+ * flags; throws a {@linkcode UsageError} naming the first bad value. Opens no
+ * socket (it reads the PEM files of `--cacert`, `--cert`, `--key`).
+ *
+ * @example
+ * ```ts
+ * import { routePlan } from "./route.ts";
+ * const plan = await routePlan({ values: { source: "127.0.0.2" }, positionals: [] }, {
+ *   host: "127.0.0.1",
+ * });
+ * console.log(plan.source); // { address: "127.0.0.2" }
+ * ```
+ */
+export async function routePlan(args: ParsedArgs, options: RoutePlanOptions): Promise<RoutePlan> {
+  const proxies = proxyPlan(args);
+  const source = sourcePlan(args);
+  if (source !== null && proxies?.proxy) {
+    // The source binds the socket to the proxy; say so rather than surprise.
+    if (source.port !== undefined) {
+      throw new UsageError("conflicting flags --source-port and --proxy: give only one");
+    }
+  }
+  return {
+    proxy: proxies?.proxy ?? null,
+    proxyProtocol: proxies?.proxyProtocol ?? null,
+    source,
+    tls: await tlsPlan(args, { host: options.host }),
+  };
+}
+
+function sourcePlan(args: ParsedArgs): SourceOptions | null {
+  const address = stringFlag(args, "source");
+  const port = stringFlag(args, "source-port");
+  if (address === undefined && port === undefined) return null;
+  const source: SourceOptions = {};
+  if (address !== undefined) {
+    const host = parseHost(address);
+    if (hostKind(host) === "name") {
+      throw new UsageError(`invalid --source "${address}": must be an IP address of this host`);
+    }
+    source.address = host;
+  }
+  if (port !== undefined) source.port = parsePort(port);
+  return source;
+}
+
+/**
+ * The dial stack's options for `host:port` along `route`, on top of `base`
+ * (deadline, signal, family, socket options).
+ *
+ * @example Plain TCP with a source address
+ * ```ts
+ * import { stackOptions } from "./route.ts";
+ * const options = stackOptions("127.0.0.1", 7, {
+ *   route: { proxy: null, proxyProtocol: null, source: { address: "127.0.0.2" }, tls: null },
+ *   base: { connectTimeoutMs: 2000 },
+ * });
+ * console.log(options.source, options.layers?.length); // { address: "127.0.0.2" } 0
+ * ```
+ */
+export function stackOptions(
+  host: string,
+  port: number,
+  options: { route: RoutePlan; base: DialOptions },
+): StackOptions {
+  const { route, base } = options;
+  const stack: StackOptions = { ...base, layers: [] };
+  if (route.source !== null) stack.source = route.source;
+  const layers: Layer[] = [];
+  const target = joinHostPort(host, port);
+  const proxy = route.proxy;
+  if (proxy !== null) {
+    stack.firstHop = { host: proxy.host, port: proxy.port, label: `${proxy.type} proxy` };
+    layers.push({
+      op: "proxy",
+      phase: "proxy",
+      run: (conn: Conn, signal: AbortSignal) =>
+        proxyLayer(conn, {
+          type: proxy.type,
+          proxyAddress: proxy.address,
+          targetHost: host,
+          targetPort: port,
+          ...(proxy.username !== undefined ? { username: proxy.username } : {}),
+          ...(proxy.password !== undefined ? { password: proxy.password } : {}),
+          signal,
+        }),
+    });
+  }
+  if (route.proxyProtocol !== null) {
+    const version = route.proxyProtocol;
+    layers.push({
+      op: "proxy-header",
+      run: (conn: Conn, signal: AbortSignal) => proxyHeaderLayer(conn, { version, signal }),
+    });
+  }
+  const tls = route.tls;
+  if (tls !== null) {
+    const starttls = tls.starttls;
+    if (starttls !== undefined) {
+      layers.push({
+        op: "starttls",
+        phase: "tls",
+        run: async (conn: Conn, signal: AbortSignal) => {
+          await startTls(conn, { protocol: starttls, address: target, signal });
+          return conn;
+        },
+      });
+    }
+    const tlsOptions: TlsLayerOptions = { address: target, insecure: tls.insecure };
+    if (tls.servername !== undefined) tlsOptions.servername = tls.servername;
+    if (tls.alpn !== undefined) tlsOptions.alpn = tls.alpn;
+    if (tls.ca !== undefined) tlsOptions.ca = tls.ca;
+    if (tls.cert !== undefined) tlsOptions.cert = tls.cert;
+    if (tls.key !== undefined) tlsOptions.key = tls.key;
+    layers.push({
+      op: "tls",
+      phase: "tls",
+      run: (conn: Conn, signal: AbortSignal) => tlsLayer(conn, { ...tlsOptions, signal }),
+    });
+  }
+  stack.layers = layers;
+  return stack;
+}
