@@ -110,3 +110,89 @@ export const LISTEN_2500: readonly string[] = [
   "pid=$!",
   "for i in $(seq 50); do ss -ltn | grep -q ':2500 ' && break; sleep 0.1; done",
 ];
+
+/** Options of {@linkcode runCliIsolated}. */
+export interface RunCliIsolatedOptions {
+  /** Lines of the namespace's /etc/hosts. @default {["127.0.0.1 localhost"]} */
+  hosts?: string[];
+  /**
+   * `files`: names resolve from hosts only (nsswitch `hosts: files`);
+   * `silent`: after hosts, DNS goes to 127.0.0.1:53 inside the namespace, where
+   * a socket takes every query and never answers. No query leaves the machine
+   * either way. @default {"files"}
+   */
+  resolver?: "files" | "silent";
+  /** Shell lines run inside the namespaces before tcpc (e.g. start a peer). @default {[]} */
+  setup?: string[];
+  /** Deno permission flags. @default {["-P"]} */
+  permissions?: string[];
+  /** Kill after this long, ms (a guard, not an assertion). @default {60000} */
+  killAfterMs?: number;
+}
+
+/**
+ * Runs the tcpc CLI inside a private network and mount namespace whose
+ * /etc/hosts, /etc/nsswitch.conf and /etc/resolv.conf are the test's own: a
+ * name that does not resolve (or a resolver that never answers) is tested
+ * without any query leaving the machine.
+ *
+ * @example
+ * ```ts
+ * import { runCliIsolated } from "./netns.ts";
+ * const r = await runCliIsolated(["nosuchhost", "80"]);
+ * console.log(r.code); // 3
+ * ```
+ */
+export async function runCliIsolated(
+  args: string[],
+  options: RunCliIsolatedOptions = {},
+): Promise<NetnsResult> {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(
+      `${dir}/hosts`,
+      (options.hosts ?? ["127.0.0.1 localhost"]).join("\n") + "\n",
+    );
+    const silent = options.resolver === "silent";
+    await Deno.writeTextFile(`${dir}/nsswitch.conf`, `hosts: files${silent ? " dns" : ""}\n`);
+    await Deno.writeTextFile(
+      `${dir}/resolv.conf`,
+      "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n",
+    );
+    const quoted = args.map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(" ");
+    const perms = (options.permissions ?? ["-P"]).join(" ");
+    const script = [
+      "ip link set lo up",
+      `mount --bind ${dir}/hosts /etc/hosts`,
+      `mount --bind ${dir}/nsswitch.conf /etc/nsswitch.conf`,
+      `mount --bind ${dir}/resolv.conf /etc/resolv.conf`,
+      // A resolver that takes every query and never answers.
+      ...(silent ? ["socat -u UDP-RECV:53,bind=127.0.0.1 /dev/null &"] : []),
+      ...(options.setup ?? []),
+      `exec "${Deno.execPath()}" run ${perms} main.ts ${quoted}`,
+    ].join("\n");
+    const child = new Deno.Command("unshare", {
+      args: ["-n", "-m", "sh", "-c", script],
+      cwd: new URL("../..", import.meta.url),
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const killer = setTimeout(() => {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* gone */ }
+    }, options.killAfterMs ?? 60_000);
+    try {
+      const { code, stdout, stderr } = await child.output();
+      const decoder = new TextDecoder();
+      const err = decoder.decode(stderr).replace(/\x1b\[[0-9;]*m/g, "")
+        .replace(/^Warning Permissions in the config file.*\n/m, "");
+      return { code, out: decoder.decode(stdout), err };
+    } finally {
+      clearTimeout(killer);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
