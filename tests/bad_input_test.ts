@@ -34,7 +34,7 @@ const CONNECT_ROWS: Row[] = [
   { argv: [H, " 80"], names: `" 80"` },
   { argv: ["a b", P], names: `"a b"` },
   { argv: ["", P], names: `""` },
-  { argv: [LONG_HOST, P], names: LONG_HOST },
+  { argv: [LONG_HOST, P], names: `"${"a".repeat(80)}..." (300 characters)` },
   { argv: ["256.1.1.1", P], names: `"256.1.1.1"` },
   { argv: ["1.2.3", P], names: `"1.2.3"` },
   { argv: ["[::1", P], names: `"[::1"` },

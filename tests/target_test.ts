@@ -6,7 +6,11 @@ import { UsageError } from "../lib/errors.ts";
 function assertUsage(fn: () => unknown, quoted: string): void {
   assert.throws(fn, (err: unknown) => {
     assert.ok(err instanceof UsageError, String(err));
-    assert.ok(err.message.includes(`"${quoted}"`), err.message);
+    // Values over 80 characters are quoted cut, with their length.
+    const shown = quoted.length <= 80
+      ? `"${quoted}"`
+      : `"${quoted.slice(0, 80)}..." (${quoted.length} characters)`;
+    assert.ok(err.message.includes(shown), err.message);
     assert.ok(!err.message.includes("\n"), err.message);
     return true;
   });

@@ -7,6 +7,7 @@
 
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { UsageError } from "../errors.ts";
+import { QUOTE_MAX_CHARS, quoteValue } from "./quote.ts";
 import type { CommandContext } from "./context.ts";
 import { parseDuration } from "./duration.ts";
 
@@ -84,7 +85,9 @@ export function parseCommandLine(argv: string[], options: ParseCommandLineOption
     const message = err instanceof Error ? err.message.split("\n")[0] ?? "" : String(err);
     const detail = ambiguousValue(argv, options.options, message) ??
       // node:util appends a hint about "--" that reads as noise here.
-      message.replace(/\. To specify a positional argument.*$/, "").replace(/\.$/, "");
+      message.replace(/\. To specify a positional argument.*$/, "").replace(/\.$/, "")
+        // node:util quotes the whole argument ('--x=<100 kB>'): cut it like ours.
+        .replace(/'([^']*)'/g, (_, quoted: string) => quoteValue(quoted, { mark: "'" }));
     throw new UsageError(`${(options.command ?? "tcpc").replace(/^tcpc /, "")}: ${detail}`);
   }
 }
@@ -102,7 +105,9 @@ function ambiguousValue(
     ? flag
     : `--${Object.keys(config).find((name) => `-${config[name]?.short}` === flag) ?? flag}`;
   if (value === undefined) return `option ${flag} needs a value`;
-  return `option ${flag} needs a value, got "${value}" (write ${long}=${value} to pass it)`;
+  return `option ${flag} needs a value, got ${quoteValue(value)} (write ${long}=${
+    value.length <= QUOTE_MAX_CHARS ? value : "VALUE"
+  } to pass it)`;
 }
 
 /**
@@ -210,7 +215,7 @@ export function intFlag(
   const value = /^\d+$/.test(text) ? Number(text) : NaN;
   if (!Number.isSafeInteger(value) || value < min || value > max) {
     throw new UsageError(
-      `invalid value "${text}" for --${name}: must be a whole number ${min}-${max}`,
+      `invalid value ${quoteValue(text)} for --${name}: must be a whole number ${min}-${max}`,
     );
   }
   return value;
