@@ -215,3 +215,31 @@ Deno.test({
     assert.equal(limit.maxConnectMs, maxConnectMs(retries ?? -1));
   },
 });
+
+Deno.test({
+  name: "readKernelParams() reads a bounded amount from a file linked to /dev/zero",
+  ignore: !LINUX,
+  async fn() {
+    // Before: Deno.readTextFile read /dev/zero until memory ran out.
+    const root = await Deno.makeTempDir({ prefix: "tcpc-kernel-" });
+    try {
+      await Deno.mkdir(`${root}/ipv4`);
+      await Deno.writeTextFile(`${root}/ipv4/tcp_retries2`, "15\n");
+      await Deno.symlink("/dev/zero", `${root}/ipv4/tcp_syn_retries`);
+      const reading = await readKernelParams({
+        root,
+        os: "linux",
+        names: ["ipv4/tcp_syn_retries", "ipv4/tcp_retries2"],
+        signal: AbortSignal.timeout(20_000),
+      });
+      assert.deepEqual(reading.params["ipv4/tcp_retries2"], { value: [15], source: "proc" });
+      assert.deepEqual(reading.params["ipv4/tcp_syn_retries"], {
+        value: [6],
+        source: "default",
+        note: "assumed Linux default: the file holds 4096 bytes or more, not a value",
+      });
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});
