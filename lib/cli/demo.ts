@@ -12,8 +12,27 @@ import { serve } from "../net/server.ts";
 import { escapeBytes } from "../report/safe_text.ts";
 import type { CommandContext } from "./context.ts";
 import { formatDuration } from "../report/duration.ts";
-import { parseCommandLine } from "./args.ts";
+import { boolFlag, parseCommandLine } from "./args.ts";
 import { UsageError } from "../errors.ts";
+import { quoteValue } from "./quote.ts";
+
+/**
+ * Usage text of `tcpc demo`.
+ *
+ * @example Print it
+ * ```ts
+ * import { DEMO_HELP } from "./demo.ts";
+ * console.log(DEMO_HELP.split("\n")[0]); // Usage: tcpc demo
+ * ```
+ */
+export const DEMO_HELP = `Usage: tcpc demo
+
+Starts the built-in echo server on a free 127.0.0.1 port, sends it two lines
+over a real connection, and shows what came back and each phase's time.
+Needs no network beyond loopback.
+  -h, --help   this help
+
+Exit: 0 the round trip worked; otherwise the failure's code (see tcpc --help).`;
 
 /**
  * Runs the demo and returns exit code 0 (or throws what failed).
@@ -27,10 +46,18 @@ import { UsageError } from "../errors.ts";
  * ```
  */
 export async function runDemo(argv: string[], ctx: CommandContext): Promise<number> {
-  // No options: reject anything given, before a socket opens.
-  const { positionals } = parseCommandLine(argv, { options: {}, command: "tcpc demo" });
+  // Only --help: reject anything else, before a socket opens.
+  const args = parseCommandLine(argv, {
+    options: { help: { type: "boolean", short: "h" } },
+    command: "tcpc demo",
+  });
+  if (boolFlag(args, "help")) {
+    ctx.out(DEMO_HELP);
+    return 0;
+  }
+  const positionals = args.positionals;
   if (positionals[0] !== undefined) {
-    throw new UsageError(`demo: unexpected argument "${positionals[0]}"`);
+    throw new UsageError(`demo: unexpected argument ${quoteValue(positionals[0] ?? "")}`);
   }
   const stop = new AbortController();
   const signal = AbortSignal.any([ctx.signal, stop.signal]);

@@ -28,7 +28,7 @@ import {
   REPORT_FLAGS,
 } from "./args.ts";
 import { formatDuration } from "../report/duration.ts";
-import { parseHostPort } from "./target.ts";
+import { checkFamily, parseHostPort } from "./target.ts";
 
 /**
  * Usage text of `tcpc ping`.
@@ -133,6 +133,7 @@ export function planPing(argv: string[]): PingPlan {
 function planFromArgs(args: ParsedArgs): PingPlan {
   const { host, port } = parseHostPort(args.positionals, "ping");
   const family = familyFlag(args);
+  checkFamily(host, family);
   const timeoutMs = durationFlag(args, "connect-timeout") ?? 2000;
   if (timeoutMs <= 0) throw new UsageError("invalid --connect-timeout: must be above 0");
   return {

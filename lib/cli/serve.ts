@@ -4,7 +4,8 @@
  * @module
  */
 
-import { UsageError } from "../errors.ts";
+import { NetError, UsageError } from "../errors.ts";
+import { quoteValue } from "./quote.ts";
 import { joinHostPort } from "../net/address.ts";
 import { serve, type ServeMode } from "../net/server.ts";
 import { boolFlag, countFlag, parseCommandLine, stringFlag } from "./args.ts";
@@ -32,7 +33,8 @@ Runs until SIGINT or SIGTERM.`;
 const MODES: readonly ServeMode[] = ["echo", "discard", "chargen"];
 
 /**
- * Runs `tcpc serve` until the root signal aborts. Returns exit code 0.
+ * Runs `tcpc serve` until the root signal aborts. Returns exit code 0; a port
+ * in use is a {@linkcode NetError} (`listen`, kind `io`: exit 1).
  *
  * @example
  * ```ts
@@ -58,7 +60,7 @@ export async function runServe(argv: string[], ctx: CommandContext): Promise<num
   await ctx.setVerbosity(countFlag(args, "verbose"));
   const mode = stringFlag(args, "mode") ?? "echo";
   if (!MODES.includes(mode as ServeMode)) {
-    throw new UsageError(`invalid --mode "${mode}": use echo, discard or chargen`);
+    throw new UsageError(`invalid --mode ${quoteValue(mode)}: use echo, discard or chargen`);
   }
   const positionals = args.positionals;
   if (positionals.length < 1 || positionals.length > 2) {
@@ -67,6 +69,14 @@ export async function runServe(argv: string[], ctx: CommandContext): Promise<num
   const hostname = positionals.length === 2 ? parseHost(positionals[0] ?? "") : "127.0.0.1";
   const portText = positionals.at(-1) ?? "";
   const port = portText === "0" ? 0 : parsePort(portText);
+  if (hostname === "0.0.0.0" || hostname === "::") {
+    // Said on stderr: stdout's first line is the address scripts read.
+    ctx.err(
+      `tcpc serve: ${hostname} listens on every ${
+        hostname === "::" ? "" : "IPv4 "
+      }interface: other machines can connect (give 127.0.0.1 for this machine only)`,
+    );
+  }
   try {
     await serve(port, {
       hostname,
@@ -76,8 +86,13 @@ export async function runServe(argv: string[], ctx: CommandContext): Promise<num
         ctx.out(`listening on ${joinHostPort(addr.hostname, addr.port)} (${mode})`),
     });
   } catch (err) {
+    // Not bad input (exit 2): the command line is fine, the port is taken now.
     if (err instanceof Deno.errors.AddrInUse) {
-      throw new UsageError(`cannot listen on "${joinHostPort(hostname, port)}": address in use`);
+      throw new NetError("io", "address in use", {
+        op: "listen",
+        address: joinHostPort(hostname, port),
+        cause: err,
+      });
     }
     throw err;
   }
