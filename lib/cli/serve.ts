@@ -69,21 +69,22 @@ export async function runServe(argv: string[], ctx: CommandContext): Promise<num
   const hostname = positionals.length === 2 ? parseHost(positionals[0] ?? "") : "127.0.0.1";
   const portText = positionals.at(-1) ?? "";
   const port = portText === "0" ? 0 : parsePort(portText);
-  if (hostname === "0.0.0.0" || hostname === "::") {
-    // Said on stderr: stdout's first line is the address scripts read.
-    ctx.err(
-      `tcpc serve: ${hostname} listens on every ${
-        hostname === "::" ? "" : "IPv4 "
-      }interface: other machines can connect (give 127.0.0.1 for this machine only)`,
-    );
-  }
   try {
     await serve(port, {
       hostname,
       mode: mode as ServeMode,
       signal: ctx.signal,
-      onListen: (addr) =>
-        ctx.out(`listening on ${joinHostPort(addr.hostname, addr.port)} (${mode})`),
+      onListen: (addr) => {
+        ctx.out(`listening on ${joinHostPort(addr.hostname, addr.port)} (${mode})`);
+        if (hostname === "0.0.0.0" || hostname === "::") {
+          // On stderr: stdout's first line is the address scripts read.
+          ctx.err(
+            `tcpc serve: listening on every ${
+              hostname === "::" ? "" : "IPv4 "
+            }interface (${hostname}): other machines can connect (give 127.0.0.1 for this machine only)`,
+          );
+        }
+      },
     });
   } catch (err) {
     // Not bad input (exit 2): the command line is fine, the port is taken now.

@@ -117,11 +117,11 @@ function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
 
 /**
  * Listens on `port` and serves every connection until the signal aborts. A
- * failed accept (client reset before accept, or out of file descriptors) is
- * counted and retried after a pause of 5 ms doubling to 1 s while failures
- * go on, as Go's `net/http` Server does: without it, EMFILE makes the loop
- * spin at full CPU (the pending connection stays queued, so every accept
- * fails at once). Out of descriptors is logged once per run of failures.
+ * failed accept is counted and skipped: a client that reset before accept at
+ * once; out of file descriptors (EMFILE) after a pause of 5 ms doubling to
+ * 1 s while it goes on, as Go's `net/http` Server does. Without the pause the
+ * loop spins at full CPU (the pending connection stays queued, so every
+ * accept fails at once). EMFILE is logged once per run of failures.
  *
  * @example An echo server on a free loopback port for 1 s
  * ```ts
@@ -167,19 +167,16 @@ export async function serve(port: number, options: ServeOptions = {}): Promise<S
       } catch (err) {
         if (err instanceof Deno.errors.BadResource || options.signal?.aborted) break;
         result.acceptErrors++;
+        if (!isFdExhaustion(err)) {
+          // A client that reset before accept: the next accept is for someone else.
+          logger.info(`accept failed, going on: ${err instanceof Error ? err.message : err}`);
+          continue;
+        }
         backoffMs = Math.min(ACCEPT_BACKOFF_MAX_MS, Math.max(ACCEPT_BACKOFF_MIN_MS, backoffMs * 2));
-        if (isFdExhaustion(err)) {
-          if (!fdWarned) {
-            fdWarned = true;
-            logger.warn(
-              `accept: out of file descriptors (${conns.size} connections open; raise ulimit -n): retrying every ${ACCEPT_BACKOFF_MIN_MS} ms to ${ACCEPT_BACKOFF_MAX_MS} ms`,
-            );
-          }
-        } else {
-          logger.info(
-            `accept failed, retrying in ${backoffMs} ms: ${
-              err instanceof Error ? err.message : err
-            }`,
+        if (!fdWarned) {
+          fdWarned = true;
+          logger.warn(
+            `accept: out of file descriptors (${conns.size} connections open; raise ulimit -n): retrying every ${ACCEPT_BACKOFF_MIN_MS} ms to ${ACCEPT_BACKOFF_MAX_MS} ms`,
           );
         }
         await pause(backoffMs, options.signal);
