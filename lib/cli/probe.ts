@@ -170,7 +170,9 @@ async function planFromArgs(args: ParsedArgs): Promise<ProbePlan> {
     try {
       expect = { re: new RegExp(expectRe), text: expectRe };
     } catch (err) {
-      const why = err instanceof Error ? err.message : String(err);
+      const message = err instanceof Error ? err.message : String(err);
+      // V8 repeats the whole pattern ("Invalid regular expression: /P/: why"): it is quoted already.
+      const why = message.replace(`Invalid regular expression: /${expectRe}/: `, "");
       throw new UsageError(`invalid --expect-re ${quoteValue(expectRe)}: ${why}`);
     }
   }
