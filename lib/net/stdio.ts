@@ -234,6 +234,11 @@ export interface StdinReaderOptions {
   ringBytes?: number;
   /** Size of the read-ahead buffer before the worker takes over, bytes. @default {262144} */
   readAheadBytes?: number;
+  /**
+   * Called once the worker thread has started and can take over (tests use it
+   * to send the rest of the input only then). @default {undefined}
+   */
+  onThreadReady?: () => void;
 }
 
 /**
@@ -408,8 +413,10 @@ function readAheadReader(options: StdinReaderOptions): ClosableReader {
     ring = new Uint8Array(ringBuffer);
     workerError = new Promise<Error>((resolve) => {
       worker!.onmessage = (event: MessageEvent<"ready" | { name: string; message: string }>) => {
-        if (event.data === "ready") workerReady = true;
-        else {
+        if (event.data === "ready") {
+          workerReady = true;
+          options.onThreadReady?.();
+        } else {
           const error = new Error(event.data.message);
           error.name = event.data.name;
           resolve(error);
