@@ -37,6 +37,7 @@ export function escapeBytes(bytes: Uint8Array, options: EscapeBytesOptions = {})
  * BOM U+FEFF, soft hyphen) and the line and paragraph separators (Zl U+2028,
  * Zp U+2029), which some terminals and most JSON consumers treat as newlines.
  */
+// (The first of them is U+00AD: code points below it are checked by the caller.)
 const FORMAT_OR_SEPARATOR = /^[\p{Cf}\p{Zl}\p{Zp}]$/u;
 
 /** Options of {@linkcode escapeText}. */
@@ -68,7 +69,7 @@ export function escapeText(text: string, options: EscapeTextOptions = {}): strin
     else if (ch === "\t") out += "\\t";
     else if (code < 0x20 || (code >= 0x7f && code < 0xa0)) {
       out += `\\x${code.toString(16).padStart(2, "0")}`;
-    } else if (FORMAT_OR_SEPARATOR.test(ch)) {
+    } else if (code >= 0xad && FORMAT_OR_SEPARATOR.test(ch)) {
       out += `\\u{${code.toString(16)}}`;
     } else out += ch;
   }
