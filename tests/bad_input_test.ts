@@ -10,7 +10,7 @@
  */
 
 import assert from "node:assert/strict";
-import { cleanStderr, REPO } from "./peers/cli.ts";
+import { cleanStderr, REPO, runCli } from "./peers/cli.ts";
 
 /** One malformed invocation and the text its message must contain. */
 interface Row {
@@ -34,7 +34,7 @@ const CONNECT_ROWS: Row[] = [
   { argv: [H, " 80"], names: `" 80"` },
   { argv: ["a b", P], names: `"a b"` },
   { argv: ["", P], names: `""` },
-  { argv: [LONG_HOST, P], names: LONG_HOST },
+  { argv: [LONG_HOST, P], names: `"${"a".repeat(80)}..." (300 characters)` },
   { argv: ["256.1.1.1", P], names: `"256.1.1.1"` },
   { argv: ["1.2.3", P], names: `"1.2.3"` },
   { argv: ["[::1", P], names: `"[::1"` },
@@ -103,6 +103,12 @@ const ECHO_ROWS: Row[] = [
   { argv: ["echo", H, P, "-m", "\\z"], names: "\\z" },
   { argv: ["echo", H, P, "-n", "5", "--duration", "1s"], names: "--count and --duration" },
   { argv: ["echo", H, P, "--pipeline", "-2"], names: `"-2"` },
+  { argv: ["echo", "::1", P, "-4"], names: `conflicting -4 and host "::1"` },
+  { argv: ["echo", H, P, "-6"], names: `conflicting -6 and host "127.0.0.1"` },
+  {
+    argv: ["echo", H, P, "--size", "268435456", "--pipeline", "65536"],
+    names: "--size 268435456 with --pipeline 65536",
+  },
 ];
 
 const PROBE_ROWS: Row[] = [
@@ -128,6 +134,9 @@ const PING_ROWS: Row[] = [
   { argv: ["ping", H, P, "-i", "NaN"], names: `"NaN"` },
   { argv: ["ping", H, P, "-w", "-1s"], names: `"-1s"` },
   { argv: ["ping", H, P, "-4", "-6"], names: "-4 and -6" },
+  { argv: ["ping", "::1", P, "-4"], names: `conflicting -4 and host "::1"` },
+  { argv: ["ping", "[::1]", P, "-4"], names: `conflicting -4 and host "::1"` },
+  { argv: ["ping", H, P, "-6"], names: `conflicting -6 and host "127.0.0.1"` },
 ];
 
 /** nc and ncat habits: the message names tcpc's spelling (lib/cli/hints.ts). */
@@ -220,4 +229,44 @@ Deno.test(`tcpc rejects ${ROWS.length} malformed invocations with exit 2 and one
   }
   assert.deepEqual(failures, []);
   assert.equal(connections, 0, "no malformed invocation may open a connection");
+});
+
+Deno.test("tcpc quotes at most 80 characters of a 100 kB value in a usage error", async () => {
+  const big = "x".repeat(100_000);
+  const cut = `${"x".repeat(80)}...`;
+  const table: [string[], string][] = [
+    [
+      [big, "80"],
+      `tcpc: invalid host "${cut}" (100000 characters): 100000 characters, at most 253`,
+    ],
+    [
+      ["127.0.0.1", big],
+      `tcpc: invalid port "${cut}" (100000 characters): must be a number from 1 to 65535`,
+    ],
+    [
+      ["127.0.0.1", "80", "-d", big + "\\q"],
+      `tcpc: invalid escape in --data "${cut}" (100002 characters): unknown "\\q"`,
+    ],
+    [
+      ["127.0.0.1", "80", `--${big}`],
+      `tcpc: connect: Unknown option '--${"x".repeat(78)}...' (100002 characters)`,
+    ],
+    [
+      ["ping", "127.0.0.1", "80", "-i", big],
+      `tcpc: invalid duration "${cut}" (100000 characters) for --interval: use e.g. 250ms, 2s, 1.5s, 1m or a number of seconds`,
+    ],
+    [
+      ["probe", "127.0.0.1:80", "--expect-re", `(${big}`],
+      `tcpc: invalid --expect-re "(${"x".repeat(79)}..." (100001 characters): Unterminated group`,
+    ],
+    [
+      ["echo", "127.0.0.1", "80", "-n", big],
+      `tcpc: invalid value "${cut}" (100000 characters) for --count: must be a whole number 1-9007199254740991`,
+    ],
+  ];
+  for (const [argv, line] of table) {
+    const r = await runCli(argv);
+    assert.equal(r.code, 2, r.err.slice(0, 300));
+    assert.equal(r.err, line + "\n");
+  }
 });

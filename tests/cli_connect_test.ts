@@ -416,7 +416,7 @@ Deno.test("tcpc rejects malformed invocations with exit 2 and one line naming th
 });
 
 Deno.test("planConnect() validates before any socket opens", async () => {
-  const plan = await planConnect(["127.0.0.1", "7", "-w", "2s", "-t", "1s", "-vv", "--json", "-6"]);
+  const plan = await planConnect(["::1", "7", "-w", "2s", "-t", "1s", "-vv", "--json", "-6"]);
   assert.equal(plan.connectTimeoutMs, 2000);
   assert.equal(plan.ioTimeoutMs, 1000);
   assert.equal(plan.verbosity, 2);

@@ -63,6 +63,15 @@ Deno.test("formatDuration() renders milliseconds for people", () => {
     [60_000, "1m"],
     [127_000, "2m7s"],
     [90_500, "1m30.5s"],
+    // Carrying: each part rounds once, so 59.97 s is never "60s" nor 119.97 s "1m60s".
+    [999.96, "1s"],
+    [59_950, "1m"],
+    [119_970, "2m"],
+    [119_949, "1m59.9s"],
+    [3_599_970, "1h"],
+    [3_600_000, "1h"],
+    [5_400_000, "1h30m"],
+    [3_630_000, "60m30s"],
   ];
   for (const [ms, text] of table) assert.equal(formatDuration(ms), text, String(ms));
 });

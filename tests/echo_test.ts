@@ -58,6 +58,24 @@ Deno.test("EchoState.takeBatch() fills the pipeline window in one write", () => 
   assert.equal(state.done, true);
 });
 
+Deno.test("EchoState.takeBatch() copies at most 1 MiB into a batch and sends a large message alone", () => {
+  // Before: the whole window (size x pipeline) was built as one buffer.
+  const small = new Uint8Array(1024).fill(0x61);
+  const state = new EchoState({ messages: [small], count: 4096, pipeline: 4096 });
+  const first = state.takeBatch(0);
+  assert.equal(first?.length, 1024 * 1024);
+  assert.equal(state.sent, 1024);
+  assert.equal(state.takeBatch(0)?.length, 1024 * 1024);
+  assert.equal(state.sent, 2048);
+
+  const big = new Uint8Array(4 * 1024 * 1024);
+  const large = new EchoState({ messages: [big], count: 8, pipeline: 8 });
+  assert.equal(large.takeBatch(0), big, "a message over 1 MiB goes out as it is, uncopied");
+  assert.equal(large.sent, 1);
+  assert.equal(large.takeBatch(0), big);
+  assert.equal(large.sent, 2);
+});
+
 Deno.test("EchoState.receive() counts bytes after the last reply as leftover", () => {
   const state = new EchoState({ messages: [enc("x\n")] });
   state.takeBatch(0);
@@ -156,6 +174,16 @@ Deno.test("planEcho() rejects bad input with a UsageError", () => {
     [["127.0.0.1", "7", "-t", "soon"], /invalid duration "soon" for --timeout/],
     [["127.0.0.1", "7", "-4", "-6"], /-4 and -6/],
     [["127.0.0.1", "7", "--bogus"], /unknown option '--bogus'/],
+    [["::1", "7", "-4"], /conflicting -4 and host "::1": an IPv6 address/],
+    [["127.0.0.1", "7", "-6"], /conflicting -6 and host "127.0.0.1": an IPv4 address/],
+    [
+      ["127.0.0.1", "7", "--size", "268435456", "--pipeline", "65536"],
+      /^--size 268435456 with --pipeline 65536 puts 17592186044416 bytes in flight per connection: at most 1073741824 \(1 GiB\)$/,
+    ],
+    [
+      ["127.0.0.1", "7", "--size", "1048577", "--pipeline", "1024"],
+      /--size 1048577 with --pipeline 1024 puts 1073742848 bytes/,
+    ],
   ];
   for (const [argv, message] of cases) {
     assert.throws(() => planEcho(argv), (err: unknown) => {
@@ -403,6 +431,26 @@ Deno.test("tcpc echo rejects bad flags with exit 2 before any socket opens", asy
   assert.equal(r.code, 2);
   assert.match(r.err, /^tcpc: invalid value "0" for --pipeline: must be a whole number 1-65536$/m);
   assert.equal(r.out, "");
+});
+
+Deno.test("tcpc echo refuses a 16 TiB window with exit 2 naming both values, at once", async () => {
+  // Before: "Array buffer allocation failed", exit 1, no report.
+  const r = await runCli(
+    ["echo", "127.0.0.1", "7", "--size", "268435456", "--pipeline", "65536"],
+    { killAfterMs: 30_000 },
+  );
+  assert.equal(r.code, 2, r.err);
+  assert.equal(
+    r.err,
+    "tcpc: --size 268435456 with --pipeline 65536 puts 17592186044416 bytes in flight per connection: at most 1073741824 (1 GiB)\n",
+  );
+  assert.equal(r.out, "");
+});
+
+Deno.test("planEcho() accepts a window of exactly 1 GiB", () => {
+  const plan = planEcho(["127.0.0.1", "7", "--size", "1048576", "--pipeline", "1024"]);
+  assert.equal(plan.pipeline, 1024);
+  assert.equal(plan.messages[0]?.length, 1048576);
 });
 
 Deno.test("tcpc echo gives up connecting after -w with exit 4", async () => {

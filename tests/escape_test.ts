@@ -40,3 +40,28 @@ Deno.test("parseEscapes() rejects unknown escapes with one line naming flag and 
     });
   }
 });
+
+Deno.test("parseEscapes() handles megabytes of text and escapes without overflowing", () => {
+  // Before: `push(...spread)` overflowed the stack near 128 KiB.
+  const mib = 1024 * 1024;
+  const plain = parseEscapes("a".repeat(mib), "--data");
+  assert.equal(plain.length, mib);
+  assert.ok(plain.every((b) => b === 0x61));
+  const escaped = parseEscapes("\\x41".repeat(mib / 4) + "é\\n", "--send");
+  assert.equal(escaped.length, mib / 4 + 3);
+  assert.equal(escaped[0], 0x41);
+  assert.equal(escaped[mib / 4 - 1], 0x41);
+  assert.deepEqual([...escaped.subarray(mib / 4)], [0xc3, 0xa9, 0x0a]);
+});
+
+Deno.test("parseEscapes() quotes at most 80 characters of a long bad value", () => {
+  const text = "b".repeat(100_000) + "\\q";
+  assert.throws(() => parseEscapes(text, "--data"), (err: unknown) => {
+    assert.ok(err instanceof UsageError);
+    assert.equal(
+      err.message,
+      `invalid escape in --data "${"b".repeat(80)}..." (100002 characters): unknown "\\q"`,
+    );
+    return true;
+  });
+});

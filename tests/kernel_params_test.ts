@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { LINUX_DEFAULTS } from "./fixtures/linux_defaults.ts";
 import {
   backoffTotalMs,
   deriveLimits,
@@ -75,6 +76,13 @@ Deno.test("KERNEL_PARAMS has a default of the right shape for every parameter", 
     assert.equal(spec.linuxDefault.length, counts[spec.shape], name);
     assert.ok(spec.meaning.length > 0 && spec.meaning.length <= 50, name);
   }
+});
+
+Deno.test("KERNEL_PARAMS defaults are the stock Linux values", () => {
+  assert.deepEqual(
+    Object.fromEntries(KERNEL_PARAM_NAMES.map((name) => [name, KERNEL_PARAMS[name].linuxDefault])),
+    LINUX_DEFAULTS,
+  );
 });
 
 Deno.test("maxConnectMs() sums 1 s doubling waits, capped at 120 s", () => {

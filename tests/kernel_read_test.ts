@@ -1,12 +1,8 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import {
-  KERNEL_PARAM_NAMES,
-  KERNEL_PARAMS,
-  type KernelParamName,
-  maxConnectMs,
-} from "../lib/kernel/params.ts";
+import { KERNEL_PARAM_NAMES, type KernelParamName, maxConnectMs } from "../lib/kernel/params.ts";
 import { readConnectLimit, readingValues, readKernelParams } from "../lib/kernel/read.ts";
+import { LINUX_DEFAULTS } from "./fixtures/linux_defaults.ts";
 
 const TUNED = fileURLToPath(new URL("./fixtures/proc/tuned", import.meta.url));
 const BROKEN = fileURLToPath(new URL("./fixtures/proc/broken", import.meta.url));
@@ -69,7 +65,7 @@ Deno.test("readKernelParams() falls back to defaults with a note for malformed a
   for (const [name, note] of cases) {
     const param = reading.params[name];
     assert.equal(param?.source, "default", name);
-    assert.deepEqual(param?.value, KERNEL_PARAMS[name].linuxDefault, name);
+    assert.deepEqual(param?.value, LINUX_DEFAULTS[name], name);
     assert.match(param?.note ?? "", /^assumed Linux default: /, name);
     assert.match(param?.note ?? "", note, name);
   }
@@ -88,7 +84,7 @@ Deno.test("readKernelParams() reads nothing off Linux and labels every value", a
   ]);
   for (const name of KERNEL_PARAM_NAMES) {
     assert.deepEqual(reading.params[name], {
-      value: KERNEL_PARAMS[name].linuxDefault,
+      value: LINUX_DEFAULTS[name],
       source: "default",
       note: "Linux default for reference: this system is darwin",
     });
@@ -213,5 +209,33 @@ Deno.test({
     assert.equal(limit.synRetries, retries);
     assert.equal(limit.source, "sysctl");
     assert.equal(limit.maxConnectMs, maxConnectMs(retries ?? -1));
+  },
+});
+
+Deno.test({
+  name: "readKernelParams() reads a bounded amount from a file linked to /dev/zero",
+  ignore: !LINUX,
+  async fn() {
+    // Before: Deno.readTextFile read /dev/zero until memory ran out.
+    const root = await Deno.makeTempDir({ prefix: "tcpc-kernel-" });
+    try {
+      await Deno.mkdir(`${root}/ipv4`);
+      await Deno.writeTextFile(`${root}/ipv4/tcp_retries2`, "15\n");
+      await Deno.symlink("/dev/zero", `${root}/ipv4/tcp_syn_retries`);
+      const reading = await readKernelParams({
+        root,
+        os: "linux",
+        names: ["ipv4/tcp_syn_retries", "ipv4/tcp_retries2"],
+        signal: AbortSignal.timeout(20_000),
+      });
+      assert.deepEqual(reading.params["ipv4/tcp_retries2"], { value: [15], source: "proc" });
+      assert.deepEqual(reading.params["ipv4/tcp_syn_retries"], {
+        value: [6],
+        source: "default",
+        note: "assumed Linux default: the file holds 4096 bytes or more, not a value",
+      });
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
   },
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { runCli } from "./peers/cli.ts";
+import { cleanStderr, runCli } from "./peers/cli.ts";
 import { freePort, startBuiltin, startHanging, startRedis } from "./peers/servers.ts";
 import { LISTEN_2500, runInNetns, skipWithoutNetns } from "./peers/netns.ts";
 import { planProbe } from "../lib/cli/probe.ts";
@@ -259,4 +259,159 @@ Deno.test("tcpc probe sweeps a port range inside a private network namespace", a
   const states = new Set(found.filter((r) => r.port !== 2500).map((r) => r.state));
   assert.deepEqual(states, new Set(["closed"]), "no connect stalled into a timeout");
   assert.equal(result.code, 1);
+});
+
+/** A peer that sends `reply` to each client, then closes it or keeps it open until stopped. */
+function startReplier(reply: string, close = false): { port: number; stop(): Promise<void> } {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns = new Set<Deno.Conn>();
+  const accepting = (async () => {
+    for (;;) {
+      let conn: Deno.Conn;
+      try {
+        conn = await listener.accept();
+      } catch (err) {
+        if (err instanceof Deno.errors.BadResource) return;
+        continue;
+      }
+      conns.add(conn);
+      conn.write(new TextEncoder().encode(reply)).catch(() => {}).finally(() => {
+        if (!close) return;
+        conns.delete(conn);
+        try {
+          conn.close();
+        } catch { /* closed */ }
+      });
+    }
+  })();
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    async stop() {
+      listener.close();
+      await accepting;
+      for (const conn of conns) {
+        try {
+          conn.close();
+        } catch { /* closed */ }
+      }
+    },
+  };
+}
+
+Deno.test("tcpc probe --expect-re with catastrophic backtracking ends at -w with a clear mismatch", async () => {
+  // ^(a+)+$ on 34 "a" and "!" backtracks for minutes: before, -w and signals
+  // were ignored for that long.
+  const peer = startReplier("a".repeat(34) + "!");
+  try {
+    const result = await runCli(
+      ["probe", `127.0.0.1:${peer.port}`, "--expect-re", "^(a+)+$", "-w", "1s", "--json"],
+      { killAfterMs: 30_000 },
+    );
+    assert.equal(result.code, 6, result.err);
+    const [record] = records(result.out);
+    assert.equal(record?.state, "mismatch");
+    assert.equal(record?.error?.kind, "verify");
+    assert.match(
+      record?.error?.message ?? "",
+      /expected \/\^\(a\+\)\+\$\/, got "a{34}!" \(the match took longer than 1s on 35 bytes: too much backtracking\)$/,
+    );
+    // Generous: the run is bounded by -w (1 s), not by the regex (minutes).
+    assert.ok(result.ms < 20_000, `took ${result.ms} ms`);
+  } finally {
+    await peer.stop();
+  }
+});
+
+Deno.test("tcpc probe --expect-re still matches replies that end with the peer's close", async () => {
+  const peer = await startBuiltin("chargen");
+  const quick = startReplier("+PONG\r\n", true);
+  try {
+    const result = await runCli([
+      "probe",
+      `127.0.0.1:${peer.port},${quick.port}`,
+      "--expect-re",
+      '^ !"#|PONG',
+      "-w",
+      "5s",
+      "--json",
+    ]);
+    assert.equal(result.code, 0, result.out + result.err);
+    assert.deepEqual(records(result.out).map((r) => r.state), ["open", "open"]);
+  } finally {
+    await quick.stop();
+    await peer.stop();
+  }
+});
+
+Deno.test("tcpc probe counts ports before expanding ranges and exits 2 over the cap at once", async () => {
+  // 2,100 full ranges on one line are 137 million targets: before, they were
+  // expanded first (2 GB, then "Invalid array length", exit 1). No socket opens.
+  const path = await Deno.makeTempFile({ suffix: ".txt" });
+  try {
+    await Deno.writeTextFile(path, `127.0.0.1:${Array(2100).fill("1-65535").join(",")}\n`);
+    const one = await runCli(["probe", "-f", path], { killAfterMs: 30_000 });
+    assert.equal(one.code, 2, one.err);
+    assert.equal(one.out, "");
+    assert.equal(one.err, "tcpc: too many targets: 137623500, at most 1000000 per run\n");
+
+    await Deno.writeTextFile(path, "127.0.0.1:1-65535\n".repeat(2100));
+    const many = await runCli(["probe", "-f", path], { killAfterMs: 30_000 });
+    assert.equal(many.code, 2, many.err);
+    assert.equal(many.err, "tcpc: too many targets: 137623500, at most 1000000 per run\n");
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
+Deno.test("tcpc probe --workers 16 under ulimit -n 64 uses fewer workers instead of panicking", async () => {
+  const server = await startBuiltin("echo");
+  try {
+    const target = `127.0.0.1:${Array(40).fill(server.port).join(",")}`;
+    const { code, stdout, stderr } = await new Deno.Command("sh", {
+      args: [
+        "-c",
+        'ulimit -n 64 && exec "$0" run -P main.ts probe "$1" --workers 16 --json',
+        Deno.execPath(),
+        target,
+      ],
+      cwd: REPO,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const err = new TextDecoder().decode(stderr);
+    assert.doesNotMatch(err, /panicked/);
+    const found = records(new TextDecoder().decode(stdout));
+    assert.equal(found.length, 40, err);
+    assert.deepEqual(new Set(found.map((r) => r.state)), new Set(["open"]), err);
+    assert.equal(code, 0, err);
+    assert.match(err, /--workers 16 needs about 144 free file descriptors, \d+ are free: using /);
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("tcpc probe with workers piped into head -c 1 exits 0 quietly", async () => {
+  const server = await startBuiltin("echo");
+  try {
+    const target = `127.0.0.1:${Array(2000).fill(server.port).join(",")}`;
+    // A real pipe to head: it exits after one byte and closes the read end.
+    const { stdout, stderr } = await new Deno.Command("bash", {
+      args: [
+        "-c",
+        '"$0" run -P main.ts probe "$1" --workers 2 | head -c 1; echo " ${PIPESTATUS[0]}"',
+        Deno.execPath(),
+        target,
+      ],
+      cwd: REPO,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const err = cleanStderr(new TextDecoder().decode(stderr));
+    assert.equal(new TextDecoder().decode(stdout), "T 0\n", err);
+    assert.equal(err, "");
+  } finally {
+    await server.stop();
+  }
 });

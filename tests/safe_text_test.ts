@@ -1,13 +1,18 @@
 import assert from "node:assert/strict";
-import { escapeBytes, escapeText } from "../lib/report/safe_text.ts";
+import { escapeBytes, escapeLine, escapeText } from "../lib/report/safe_text.ts";
 
 const bytes = (...values: number[]) => new Uint8Array(values);
 const utf8 = (text: string) => new TextEncoder().encode(text);
 
-/** True when the text holds no C0/C1 control, DEL or bidi control character. */
+/**
+ * True when the text holds no C0/C1 control, DEL, bidi control, zero-width
+ * character, BOM or line/paragraph separator (written out, not the module's
+ * own class).
+ */
 function isInert(text: string): boolean {
-  // deno-lint-ignore no-control-regex
-  return !/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/u.test(text);
+  return !// deno-lint-ignore no-control-regex
+  /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/u
+    .test(text);
 }
 
 Deno.test("escapeText() escapes the usual controls and backslash", () => {
@@ -65,4 +70,30 @@ Deno.test("escapeBytes() cuts the preview at maxBytes and says so", () => {
   assert.equal(escapeBytes(utf8("abc"), { maxBytes: 3 }), "abc");
   assert.equal(escapeBytes(utf8("a\nb"), { maxBytes: 2 }), "a\\n...");
   assert.equal(escapeBytes(new Uint8Array(0)), "");
+});
+
+Deno.test("escapeText() escapes format characters and line/paragraph separators", () => {
+  const table: [string, string][] = [
+    ["\u061c", "\\u{61c}"], // Arabic letter mark (Cf)
+    ["a\u2028b", "a\\u{2028}b"], // line separator (Zl)
+    ["a\u2029b", "a\\u{2029}b"], // paragraph separator (Zp)
+    ["x\u200by", "x\\u{200b}y"], // zero width space (Cf)
+    ["\ufeffhi", "\\u{feff}hi"], // BOM (Cf)
+    ["\u00ad", "\\u{ad}"], // soft hyphen (Cf)
+    ["\u{e0001}", "\\u{e0001}"], // language tag (Cf, astral)
+  ];
+  for (const [text, want] of table) assert.equal(escapeText(text), want, JSON.stringify(text));
+  assert.equal(escapeBytes(utf8("\u2028\ufeff")), "\\u{2028}\\u{feff}");
+  assert.equal(escapeText("é 日本 😀 \u00a0"), "é 日本 😀 \u00a0");
+});
+
+Deno.test("escapeLine() escapes format characters and separators so JSON reads them back", () => {
+  const record = { text: "a\u061c\u2028\u2029\u200b\ufeff\u{e0001}z" };
+  const line = escapeLine(JSON.stringify(record));
+  assert.equal(
+    line,
+    '{"text":"a\\u061c\\u2028\\u2029\\u200b\\ufeff\\udb40\\udc01z"}',
+  );
+  assert.ok(isInert(line));
+  assert.deepEqual(JSON.parse(line), record);
 });

@@ -79,10 +79,17 @@ Deno.test("bufferedWriter() flush() gives up when its signal aborts", async () =
   const m = manualSink();
   const out = bufferedWriter(m.sink, { bufferBytes: 8 });
   await out.write(bytes(1));
+  await out.write(bytes(2)); // buffered behind the write in flight
   const controller = new AbortController();
-  const flushed = out.flush(controller.signal);
+  let returned = false;
+  const flushed = out.flush(controller.signal).then(() => returned = true);
+  await tick();
+  assert.equal(returned, false, "flush() waits for the sink while it can");
   controller.abort();
-  await flushed; // returns although the sink never finished
+  await flushed;
+  assert.equal(returned, true, "flush() returns on abort");
+  assert.equal(m.pending.length, 1, "the sink never finished its write");
+  assert.deepEqual(m.writes, [bytes(1)]);
   m.finish();
 });
 
@@ -141,19 +148,62 @@ async function sha256(data: Uint8Array<ArrayBuffer>): Promise<string> {
   return Array.from(hash, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/**
+ * Runs `code` (with `stdio` imported) with stdin piped from this test: `first`
+ * goes in at once, `rest` only once the script wrote "ready" on stderr.
+ */
+async function evalFed(code: string, first: Uint8Array, rest: Uint8Array) {
+  const path = await Deno.makeTempFile({ suffix: ".ts" });
+  try {
+    await Deno.writeTextFile(path, `import * as stdio from "${STDIO}";\n${code}`);
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", path],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const guard = setTimeout(() => child.kill("SIGKILL"), 60_000); // a test bug guard
+    try {
+      const stdout = new Response(child.stdout).text();
+      const errLines = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+      const writer = child.stdin.getWriter();
+      await writer.write(first);
+      let err = "";
+      while (!err.includes("ready\n")) {
+        const { value, done } = await errLines.read();
+        if (done) break;
+        err += value;
+      }
+      await writer.write(rest);
+      await writer.close();
+      for (let r = await errLines.read(); !r.done; r = await errLines.read()) err += r.value;
+      const { code: exit } = await child.status;
+      assert.equal(exit, 0, err);
+      return { out: (await stdout).trim(), err };
+    } finally {
+      clearTimeout(guard);
+    }
+  } finally {
+    await Deno.remove(path);
+  }
+}
+
 Deno.test("stdinReader() reads a pipe in order, across the hand-over to its worker thread", async () => {
   const data = new Uint8Array(3_000_000);
   for (let i = 0; i < data.length; i++) data[i] = (i * 2654435761) >>> 24;
+  // The rest of the input arrives only once the worker is ready (not after a
+  // guessed pause); the small ring then wraps hundreds of times.
+  const code = SUM.replace(
+    "ringBytes: 4096 }",
+    `ringBytes: 4096,
+    onThreadReady: () => Deno.stderr.writeSync(new TextEncoder().encode("ready\\n")) }`,
+  );
+  const { out, err } = await evalFed(code, data.subarray(0, 200_000), data.subarray(200_000));
+  assert.equal(out, `thread ${data.length} ${await sha256(data)}`);
+  assert.equal(err, "ready\n");
   const file = await Deno.makeTempFile();
   try {
     await Deno.writeFile(file, data);
-    // A pipe; the pause lets the worker start before the rest arrives, and the
-    // small ring then wraps hundreds of times.
-    const piped = `(head -c 200000 "${file}"; sleep 0.5; tail -c +200001 "${file}") | DENO`;
-    assert.equal(
-      await evalIn(piped, SUM),
-      `thread ${data.length} ${await sha256(data)}`,
-    );
     // A regular file takes the synchronous path.
     assert.equal(
       await evalIn(`DENO < "${file}"`, SUM),
@@ -172,13 +222,16 @@ Deno.test("stdinReader() keeps timers running while a pipe has no data", async (
     const buffer = new Uint8Array(4096);
     let total = 0;
     const reading = (async () => { for (let n; (n = await input.read(buffer)) !== null;) total += n; })();
-    const started = performance.now();
     while (total < 40000) await new Promise((r) => setTimeout(r, 5));
+    // The pipe now stays silent for 4 s: a 200 ms timer must fire on time, not
+    // when the pipe closes (a blocking read would hold it that long).
+    const started = performance.now();
     await new Promise((r) => setTimeout(r, 200));
-    console.log(input.mode(), total, performance.now() - started < 5000 ? "timer ran" : "late");
+    const late = performance.now() - started;
+    console.log(input.mode(), total, late < 2000 ? "timer ran" : \`late: \${late} ms\`);
     Deno.exit(0);`;
   const out = await evalIn(
-    `(head -c 20000 /dev/zero; sleep 0.5; head -c 20000 /dev/zero; exec sleep 2) | DENO`,
+    `(head -c 20000 /dev/zero; sleep 0.5; head -c 20000 /dev/zero; exec sleep 4) | DENO`,
     code,
   );
   assert.equal(out, "thread 40000 timer ran");

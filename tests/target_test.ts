@@ -1,12 +1,22 @@
 import assert from "node:assert/strict";
-import { parseHost, parsePort, parseTarget } from "../lib/cli/target.ts";
+import {
+  checkFamily,
+  parseHost,
+  parsePort,
+  parseTarget,
+  parseTargetRanges,
+} from "../lib/cli/target.ts";
 import { hostKind } from "../lib/net/address.ts";
 import { UsageError } from "../lib/errors.ts";
 
 function assertUsage(fn: () => unknown, quoted: string): void {
   assert.throws(fn, (err: unknown) => {
     assert.ok(err instanceof UsageError, String(err));
-    assert.ok(err.message.includes(`"${quoted}"`), err.message);
+    // Values over 80 characters are quoted cut, with their length.
+    const shown = quoted.length <= 80
+      ? `"${quoted}"`
+      : `"${quoted.slice(0, 80)}..." (${quoted.length} characters)`;
+    assert.ok(err.message.includes(shown), err.message);
     assert.ok(!err.message.includes("\n"), err.message);
     return true;
   });
@@ -112,4 +122,32 @@ Deno.test("parseTarget() rejects bad targets naming the value", () => {
     ["127.0.0.1:1-70000", "70000"],
   ];
   for (const [text, quoted] of table) assertUsage(() => parseTarget(text), quoted);
+});
+
+Deno.test("parseTargetRanges() counts ports without expanding them", () => {
+  const spec = parseTargetRanges("127.0.0.1:1-65535,80,1-65535");
+  assert.equal(spec.host, "127.0.0.1");
+  assert.deepEqual(spec.ranges, [[1, 65535], [80, 80], [1, 65535]]);
+  assert.equal(spec.count, 131071);
+  // 2,100 full ranges: counted in a moment, never built.
+  const huge = parseTargetRanges(`[::1]:${Array(2100).fill("1-65535").join(",")}`);
+  assert.equal(huge.host, "::1");
+  assert.equal(huge.count, 137_623_500);
+  assertUsage(() => parseTargetRanges("127.0.0.1:9-1"), "9-1");
+});
+
+Deno.test("checkFamily() rejects a literal of the other family with a UsageError", () => {
+  checkFamily("127.0.0.1", 4);
+  checkFamily("::1", 6);
+  checkFamily("localhost", 4);
+  checkFamily("::1", undefined);
+  assert.throws(() => checkFamily("::1", 4), (err: unknown) => {
+    assert.ok(err instanceof UsageError);
+    assert.equal(
+      err.message,
+      `conflicting -4 and host "::1": an IPv6 address (drop -4 or give an IPv4 address)`,
+    );
+    return true;
+  });
+  assert.throws(() => checkFamily("127.0.0.1", 6), /conflicting -6 and host "127\.0\.0\.1"/);
 });

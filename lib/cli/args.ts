@@ -7,6 +7,7 @@
 
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { UsageError } from "../errors.ts";
+import { QUOTE_MAX_CHARS, quoteValue } from "./quote.ts";
 import type { CommandContext } from "./context.ts";
 import { parseDuration } from "./duration.ts";
 import { unknownFlagMessage } from "./hints.ts";
@@ -53,11 +54,15 @@ export function parseCommandLine(argv: string[], options: ParseCommandLineOption
     const message = err instanceof Error ? err.message.split("\n")[0] ?? "" : String(err);
     const unknown = /^Unknown option '([^']+)'/.exec(message)?.[1];
     const detail = unknown !== undefined
-      ? unknownFlagMessage(unknown, { accepts: Object.keys(options.options) })
+      ? unknownFlagMessage(quoteValue(unknown, { mark: "" }), {
+        accepts: Object.keys(options.options),
+      })
       : ambiguousValue(argv, options.options, message) ??
         // node:util appends a hint about "--" that reads as noise here.
         sentenceCase(
-          message.replace(/\. To specify a positional argument.*$/, "").replace(/\.$/, ""),
+          message.replace(/\. To specify a positional argument.*$/, "").replace(/\.$/, "")
+            // node:util quotes the whole argument ('--x=<100 kB>'): cut it like ours.
+            .replace(/'([^']*)'/g, (_, quoted: string) => quoteValue(quoted, { mark: "'" })),
         );
     throw new UsageError(`${(options.command ?? "tcpc").replace(/^tcpc /, "")}: ${detail}`);
   }
@@ -81,7 +86,9 @@ function ambiguousValue(
     ? flag
     : `--${Object.keys(config).find((name) => `-${config[name]?.short}` === flag) ?? flag}`;
   if (value === undefined) return `option ${flag} needs a value`;
-  return `option ${flag} needs a value, got "${value}" (write ${long}=${value} to pass it)`;
+  return `option ${flag} needs a value, got ${quoteValue(value)} (write ${long}=${
+    value.length <= QUOTE_MAX_CHARS ? value : "VALUE"
+  } to pass it)`;
 }
 
 /**
@@ -189,7 +196,7 @@ export function intFlag(
   const value = /^\d+$/.test(text) ? Number(text) : NaN;
   if (!Number.isSafeInteger(value) || value < min || value > max) {
     throw new UsageError(
-      `invalid value "${text}" for --${name}: must be a whole number ${min}-${max}`,
+      `invalid value ${quoteValue(text)} for --${name}: must be a whole number ${min}-${max}`,
     );
   }
   return value;

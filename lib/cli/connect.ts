@@ -47,7 +47,7 @@ import { exitCodesHelp } from "./exit_help.ts";
 import type { ParseArgsOptionsConfig } from "node:util";
 import { formatDuration } from "../report/duration.ts";
 import { parseEscapes } from "./escape.ts";
-import { parseHostPort } from "./target.ts";
+import { checkFamily, parseHostPort } from "./target.ts";
 import { deadlineSignal } from "../net/deadline.ts";
 
 /**
@@ -276,6 +276,7 @@ export async function planConnect(argv: string[]): Promise<ConnectPlan> {
 async function planFromArgs(args: ParsedArgs): Promise<ConnectPlan> {
   const { host, port } = parseHostPort(args.positionals, "connect");
   const family = familyFlag(args);
+  checkFamily(host, family);
   const data = stringFlag(args, "data");
   const file = stringFlag(args, "file");
   const zero = boolFlag(args, "zero-io");

@@ -14,6 +14,7 @@ import type { CommandContext } from "./context.ts";
 import { formatDuration } from "../report/duration.ts";
 import { boolFlag, parseCommandLine } from "./args.ts";
 import { type FlagTable, HELP_FLAG, helpText, parseConfig } from "./flags.ts";
+import { quoteValue } from "./quote.ts";
 import { UsageError } from "../errors.ts";
 
 /**
@@ -63,7 +64,7 @@ export async function runDemo(argv: string[], ctx: CommandContext): Promise<numb
   }
   const positionals = args.positionals;
   if (positionals[0] !== undefined) {
-    throw new UsageError(`demo: unexpected argument "${positionals[0]}"`);
+    throw new UsageError(`demo: unexpected argument ${quoteValue(positionals[0] ?? "")}`);
   }
   const stop = new AbortController();
   const signal = AbortSignal.any([ctx.signal, stop.signal]);

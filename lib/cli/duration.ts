@@ -5,6 +5,7 @@
  */
 
 import { UsageError } from "../errors.ts";
+import { quoteValue } from "./quote.ts";
 
 const UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 const DURATION = /^(\d+(?:\.\d+)?|\.\d+)(ms|s|m|h)?$/;
@@ -25,13 +26,15 @@ export function parseDuration(text: string, flag: string): number {
   const match = DURATION.exec(text.trim());
   if (!match) {
     throw new UsageError(
-      `invalid duration "${text}" for ${flag}: use e.g. 250ms, 2s, 1.5s, 1m or a number of seconds`,
+      `invalid duration ${
+        quoteValue(text)
+      } for ${flag}: use e.g. 250ms, 2s, 1.5s, 1m or a number of seconds`,
     );
   }
   const ms = Number(match[1]) * (UNITS[match[2] ?? "s"] ?? 1000);
   // setTimeout clamps larger values to 1 ms: refuse them instead of firing at once.
   if (!Number.isFinite(ms) || ms > 2_147_483_647) {
-    throw new UsageError(`invalid duration "${text}" for ${flag}: at most 24 days`);
+    throw new UsageError(`invalid duration ${quoteValue(text)} for ${flag}: at most 24 days`);
   }
   return ms;
 }

@@ -47,7 +47,7 @@ import type { ParseArgsOptionsConfig } from "node:util";
 import type { CommandContext } from "./context.ts";
 import { formatDuration } from "../report/duration.ts";
 import { parseEscapes } from "./escape.ts";
-import { parseHostPort } from "./target.ts";
+import { checkFamily, parseHostPort } from "./target.ts";
 
 /**
  * The flags of `tcpc echo`: the one source of its parse config, `--help`
@@ -205,6 +205,11 @@ const DEFAULT_MESSAGES = ["data1\\n", "data2\\n"];
 const DEFAULT_REPLY_TIMEOUT_MS = 10_000;
 /** Largest `--size`: one message and its reply are held in memory. */
 const MAX_SIZE = 256 * 1024 * 1024;
+/**
+ * Most bytes in flight on one connection (message size x `--pipeline`): what
+ * the peer must buffer, and what one reply timeout must cover.
+ */
+const MAX_IN_FLIGHT_BYTES = 1024 * 1024 * 1024;
 /** Random payloads made for `--size` (each different, so crossed replies show). */
 const SIZE_POOL = 16;
 /** Memory spent on the `--size` pool at most. */
@@ -289,10 +294,24 @@ function planFromArgs(args: ParsedArgs): EchoPlan {
   }
   if (durationMs === 0) throw new UsageError(`invalid --duration "0": must be more than 0`);
   const family = familyFlag(args);
+  checkFamily(host, family);
   const count = durationMs !== undefined ? Infinity : countGiven;
+  const pipeline = intFlag(args, "pipeline", { min: 1, max: 65_536 }) ?? 1;
+  // The window is checked before the payloads are made (a 256 MiB one takes a while).
+  const checkInFlight = (largest: number) => {
+    if (largest * pipeline <= MAX_IN_FLIGHT_BYTES) return;
+    const given = size !== undefined ? `--size ${size}` : `--message of ${largest} bytes`;
+    throw new UsageError(
+      `${given} with --pipeline ${pipeline} puts ${
+        largest * pipeline
+      } bytes in flight per connection: at most ${MAX_IN_FLIGHT_BYTES} (1 GiB)`,
+    );
+  };
   let messages: Uint8Array[];
-  if (size !== undefined) messages = randomPayloads(size, count ?? 1);
-  else {
+  if (size !== undefined) {
+    checkInFlight(size);
+    messages = randomPayloads(size, count ?? 1);
+  } else {
     messages = (texts.length > 0 ? texts : DEFAULT_MESSAGES).map((text) => {
       const bytes = parseEscapes(text, "--message");
       if (bytes.length === 0) {
@@ -300,6 +319,7 @@ function planFromArgs(args: ParsedArgs): EchoPlan {
       }
       return bytes;
     });
+    checkInFlight(messages.reduce((max, m) => Math.max(max, m.length), 0));
   }
   const expectText = stringFlag(args, "expect");
   const replyTimeoutMs = durationFlag(args, "timeout") ?? DEFAULT_REPLY_TIMEOUT_MS;
@@ -311,7 +331,7 @@ function planFromArgs(args: ParsedArgs): EchoPlan {
     source: size !== undefined ? "size" : "message",
     count: count ?? (size !== undefined ? 1 : messages.length),
     connections: intFlag(args, "connections", { min: 1, max: 100_000 }) ?? 1,
-    pipeline: intFlag(args, "pipeline", { min: 1, max: 65_536 }) ?? 1,
+    pipeline,
     replyTimeoutMs,
     json: boolFlag(args, "json"),
     verbosity: countFlag(args, "verbose"),

@@ -6,6 +6,7 @@
  */
 
 import { UsageError } from "../errors.ts";
+import { quoteValue } from "./quote.ts";
 
 const SIMPLE: Readonly<Record<string, number>> = {
   r: 0x0d,
@@ -27,37 +28,45 @@ const SIMPLE: Readonly<Record<string, number>> = {
  * ```
  */
 export function parseEscapes(text: string, flag: string): Uint8Array {
-  const out: number[] = [];
+  // One pass into a growing byte buffer: no argument spreading (which overflows
+  // the stack near 128 KiB) and no per-byte array of numbers. UTF-8 needs at
+  // most 3 bytes per UTF-16 unit, and an escape never makes more bytes than its
+  // text, so 3 bytes per unit always fit.
+  const out = new Uint8Array(text.length * 3);
   const encoder = new TextEncoder();
+  let length = 0;
   let plainStart = 0;
   const flushPlain = (end: number) => {
-    if (end > plainStart) out.push(...encoder.encode(text.slice(plainStart, end)));
+    if (end > plainStart) {
+      length += encoder.encodeInto(text.slice(plainStart, end), out.subarray(length)).written;
+    }
   };
-  for (let i = 0; i < text.length; i++) {
-    if (text[i] !== "\\") continue;
+  for (let i = text.indexOf("\\"); i !== -1 && i < text.length; i = text.indexOf("\\", i + 1)) {
     flushPlain(i);
     const next = text[i + 1];
     if (next === undefined) {
-      throw new UsageError(`invalid escape in ${flag} "${text}": trailing backslash`);
+      throw new UsageError(`invalid escape in ${flag} ${quoteValue(text)}: trailing backslash`);
     }
     const simple = SIMPLE[next];
     if (simple !== undefined) {
-      out.push(simple);
+      out[length++] = simple;
       i += 1;
     } else if (next === "x") {
       const hex = text.slice(i + 2, i + 4);
       if (!/^[0-9a-fA-F]{2}$/.test(hex)) {
         throw new UsageError(
-          `invalid escape in ${flag} "${text}": \\x needs two hex digits, got "\\x${hex}"`,
+          `invalid escape in ${flag} ${
+            quoteValue(text)
+          }: \\x needs two hex digits, got "\\x${hex}"`,
         );
       }
-      out.push(parseInt(hex, 16));
+      out[length++] = parseInt(hex, 16);
       i += 3;
     } else {
-      throw new UsageError(`invalid escape in ${flag} "${text}": unknown "\\${next}"`);
+      throw new UsageError(`invalid escape in ${flag} ${quoteValue(text)}: unknown "\\${next}"`);
     }
     plainStart = i + 1;
   }
   flushPlain(text.length);
-  return new Uint8Array(out);
+  return out.slice(0, length);
 }

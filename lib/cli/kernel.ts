@@ -5,6 +5,7 @@
  */
 
 import { UsageError } from "../errors.ts";
+import { quoteValue } from "./quote.ts";
 import { readKernelParams } from "../kernel/read.ts";
 import { renderKernelJson, renderKernelTable } from "../kernel/report.ts";
 import { boolFlag, parseCommandLine, stringFlag } from "./args.ts";
@@ -86,7 +87,7 @@ export async function runKernel(argv: string[], ctx: CommandContext): Promise<nu
     return 0;
   }
   const extra = args.positionals[0];
-  if (extra !== undefined) throw new UsageError(`kernel: unexpected argument "${extra}"`);
+  if (extra !== undefined) throw new UsageError(`kernel: unexpected argument ${quoteValue(extra)}`);
   const root = stringFlag(args, "root");
   if (root === "") throw new UsageError(`kernel: invalid value "" for --root: must be a directory`);
 

@@ -37,7 +37,7 @@ import { exitCodesHelp } from "./exit_help.ts";
 import { roundMs, roundRate } from "../report/numbers.ts";
 import type { ParseArgsOptionsConfig } from "node:util";
 import { formatDuration } from "../report/duration.ts";
-import { parseHostPort } from "./target.ts";
+import { checkFamily, parseHostPort } from "./target.ts";
 
 /**
  * The flags of `tcpc ping`: the one source of its parse config, `--help`
@@ -174,6 +174,7 @@ export function planPing(argv: string[]): PingPlan {
 function planFromArgs(args: ParsedArgs): PingPlan {
   const { host, port } = parseHostPort(args.positionals, "ping");
   const family = familyFlag(args);
+  checkFamily(host, family);
   const timeoutMs = durationFlag(args, "connect-timeout") ?? 2000;
   if (timeoutMs <= 0) throw new UsageError("invalid --connect-timeout: must be above 0");
   return {

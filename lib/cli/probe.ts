@@ -7,10 +7,12 @@
  */
 
 import { errorKind, UsageError } from "../errors.ts";
+import { quoteValue } from "./quote.ts";
 import { log } from "../log.ts";
 import { joinHostPort } from "../net/address.ts";
 import { resolve } from "../net/dial.ts";
-import { readFdLimit } from "../net/fd_limit.ts";
+import { type FdLimit, readFdLimit } from "../net/fd_limit.ts";
+import { countFreeFds } from "../net/fd_budget.ts";
 import { MAX_CONNECTS_IN_FLIGHT } from "../net/mux.ts";
 import { toNetError } from "../net/net_errors.ts";
 import { errorRecord } from "../report/error_record.ts";
@@ -49,7 +51,7 @@ import { parseEscapes } from "./escape.ts";
 import { type ProbeExpect, ProbeShard, type ShardTarget } from "../net/probe_shard.ts";
 import { roundMs } from "../report/numbers.ts";
 import type { ProbeWorkerChunk, ProbeWorkerDone, ProbeWorkerInit } from "../net/probe_worker.ts";
-import { parseTarget } from "./target.ts";
+import { parseTargetRanges } from "./target.ts";
 
 /**
  * The flags of `tcpc probe`: the one source of its parse config, `--help`
@@ -206,7 +208,7 @@ async function readTargetFile(path: string): Promise<string[]> {
       : err instanceof Error
       ? err.message
       : String(err);
-    throw new UsageError(`cannot read --file "${path}": ${why}`);
+    throw new UsageError(`cannot read --file ${quoteValue(path)}: ${why}`);
   }
 }
 
@@ -233,13 +235,18 @@ async function planFromArgs(args: ParsedArgs): Promise<ProbePlan> {
   if (texts.length === 0) {
     throw new UsageError("probe: missing TARGET (see tcpc probe --help)");
   }
+  // Validate and count every target before expanding any range: the cap must
+  // hold before memory is spent (2,100 x "1-65535" would be 137 million).
+  const specs = texts.map(parseTargetRanges);
+  const count = specs.reduce((sum, spec) => sum + spec.count, 0);
+  if (count > MAX_TARGETS) {
+    throw new UsageError(`too many targets: ${count}, at most ${MAX_TARGETS} per run`);
+  }
   const targets: ProbePlan["targets"] = [];
-  for (const text of texts) {
-    const spec = parseTarget(text);
-    if (targets.length + spec.ports.length > MAX_TARGETS) {
-      throw new UsageError(`too many targets: at most ${MAX_TARGETS} per run`);
+  for (const { host, ranges } of specs) {
+    for (const [lo, hi] of ranges) {
+      for (let port = lo; port <= hi; port++) targets.push({ host, port });
     }
-    for (const port of spec.ports) targets.push({ host: spec.host, port });
   }
   const expectText = stringFlag(args, "expect");
   const expectRe = stringFlag(args, "expect-re");
@@ -255,8 +262,10 @@ async function planFromArgs(args: ParsedArgs): Promise<ProbePlan> {
     try {
       expect = { re: new RegExp(expectRe), text: expectRe };
     } catch (err) {
-      const why = err instanceof Error ? err.message : String(err);
-      throw new UsageError(`invalid --expect-re "${expectRe}": ${why}`);
+      const message = err instanceof Error ? err.message : String(err);
+      // V8 repeats the whole pattern ("Invalid regular expression: /P/: why"): it is quoted already.
+      const why = message.replace(`Invalid regular expression: /${expectRe}/: `, "");
+      throw new UsageError(`invalid --expect-re ${quoteValue(expectRe)}: ${why}`);
     }
   }
   const send = stringFlag(args, "send");
@@ -399,6 +408,46 @@ function workerCount(plan: ProbePlan, resolved: Resolved): number {
   return Math.max(1, Math.min(asked, total));
 }
 
+/**
+ * Descriptors one worker thread takes before it opens a socket: measured on
+ * Deno 2.9.6, 6 to 8 (its copies of stdin/stdout/stderr, its event loop's
+ * epoll and eventfd, module files while loading). Deno panics, uncatchably,
+ * when a worker cannot get them (`ulimit -n 64 ... --workers 16`), so the
+ * count is checked before any worker starts.
+ */
+const FDS_PER_WORKER = 8;
+/** Descriptors left for this thread's sockets and the runtime when workers start. */
+const FDS_KEPT = 16;
+
+/**
+ * Lowers the worker count to what the free descriptors allow (each worker
+ * needs {@linkcode FDS_PER_WORKER}), counted by opening /dev/null; when that
+ * is refused, from the soft limit if known. 1 means this thread only.
+ */
+async function capWorkers(
+  workers: number,
+  asked: number | null,
+  limit: FdLimit | undefined,
+): Promise<number> {
+  if (workers <= 1) return workers;
+  const want = workers * FDS_PER_WORKER + FDS_KEPT;
+  // Without /dev/null, guess from the limit: the runtime itself holds about 20.
+  const free = await countFreeFds({ max: want }) ??
+    (limit === undefined ? want : Math.max(0, limit.soft - 20));
+  const fit = Math.max(1, Math.min(workers, Math.floor((free - FDS_KEPT) / FDS_PER_WORKER)));
+  if (fit < workers) {
+    const how = fit === 1 ? "this thread only" : `${fit} workers`;
+    log("probe").warn(
+      `${
+        asked === null ? `${workers} workers need` : `--workers ${asked} needs`
+      } about ${want} free file descriptors, ${free} are free${
+        limit === undefined ? "" : ` (ulimit -n ${limit.soft})`
+      }: using ${how}`,
+    );
+  }
+  return fit < 2 ? 1 : fit;
+}
+
 async function probe(plan: ProbePlan, ctx: CommandContext): Promise<number> {
   const logger = log("probe");
   const started = performance.now();
@@ -416,7 +465,7 @@ async function probe(plan: ProbePlan, ctx: CommandContext): Promise<number> {
     }
   }
   const resolved = await resolveHosts(plan, ctx.signal);
-  const workers = workerCount(plan, resolved);
+  const workers = await capWorkers(workerCount(plan, resolved), plan.workers, limit);
   logger.info(
     `${total} targets, ${maxOpen} at once (${
       Math.min(maxOpen, MAX_CONNECTS_IN_FLIGHT)
@@ -644,9 +693,16 @@ async function probeInWorkers(setup: RunSetup, workers: number): Promise<void> {
             type: "failed";
             message: string;
           };
-          if (message.type === "done") onDone(w, message);
-          else if (message.type === "fd-limit") setup.warnFdLimit(message.cap);
-          else reject(new Error(`probe worker failed: ${message.message}`));
+          // An event handler's exception would be uncaught (a crash with a
+          // stack trace): a failed write, e.g. stdout closed by `| head`,
+          // ends the run through the promise like any other failure.
+          try {
+            if (message.type === "done") onDone(w, message);
+            else if (message.type === "fd-limit") setup.warnFdLimit(message.cap);
+            else reject(new Error(`probe worker failed: ${message.message}`));
+          } catch (err) {
+            reject(err);
+          }
         };
         worker.onerror = (event: ErrorEvent) => {
           event.preventDefault();

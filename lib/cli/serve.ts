@@ -4,7 +4,8 @@
  * @module
  */
 
-import { UsageError } from "../errors.ts";
+import { NetError, UsageError } from "../errors.ts";
+import { quoteValue } from "./quote.ts";
 import { joinHostPort } from "../net/address.ts";
 import { serve, type ServeMode } from "../net/server.ts";
 import { boolFlag, countFlag, parseCommandLine, stringFlag } from "./args.ts";
@@ -54,7 +55,8 @@ picks a free port, printed on stdout as "listening on HOST:PORT").`,
 const MODES: readonly ServeMode[] = ["echo", "discard", "chargen"];
 
 /**
- * Runs `tcpc serve` until the root signal aborts. Returns exit code 0.
+ * Runs `tcpc serve` until the root signal aborts. Returns exit code 0; a port
+ * in use is a {@linkcode NetError} (`listen`, kind `io`: exit 1).
  *
  * @example
  * ```ts
@@ -77,7 +79,7 @@ export async function runServe(argv: string[], ctx: CommandContext): Promise<num
   await ctx.setVerbosity(countFlag(args, "verbose"));
   const mode = stringFlag(args, "mode") ?? "echo";
   if (!MODES.includes(mode as ServeMode)) {
-    throw new UsageError(`invalid --mode "${mode}": use echo, discard or chargen`);
+    throw new UsageError(`invalid --mode ${quoteValue(mode)}: use echo, discard or chargen`);
   }
   const positionals = args.positionals;
   if (positionals.length < 1 || positionals.length > 2) {
@@ -91,12 +93,26 @@ export async function runServe(argv: string[], ctx: CommandContext): Promise<num
       hostname,
       mode: mode as ServeMode,
       signal: ctx.signal,
-      onListen: (addr) =>
-        ctx.out(`listening on ${joinHostPort(addr.hostname, addr.port)} (${mode})`),
+      onListen: (addr) => {
+        ctx.out(`listening on ${joinHostPort(addr.hostname, addr.port)} (${mode})`);
+        if (hostname === "0.0.0.0" || hostname === "::") {
+          // On stderr: stdout's first line is the address scripts read.
+          ctx.err(
+            `tcpc serve: listening on every ${
+              hostname === "::" ? "" : "IPv4 "
+            }interface (${hostname}): other machines can connect (give 127.0.0.1 for this machine only)`,
+          );
+        }
+      },
     });
   } catch (err) {
+    // Not bad input (exit 2): the command line is fine, the port is taken now.
     if (err instanceof Deno.errors.AddrInUse) {
-      throw new UsageError(`cannot listen on "${joinHostPort(hostname, port)}": address in use`);
+      throw new NetError("io", "address in use", {
+        op: "listen",
+        address: joinHostPort(hostname, port),
+        cause: err,
+      });
     }
     throw err;
   }

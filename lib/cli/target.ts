@@ -6,6 +6,7 @@
  */
 
 import { UsageError } from "../errors.ts";
+import { quoteValue } from "./quote.ts";
 import { hostKind } from "../net/address.ts";
 import { positionalHint } from "./hints.ts";
 
@@ -26,7 +27,7 @@ const NUMERIC_V4 = /^(?:0x[0-9a-f]*|\d+)(?:\.(?:0x[0-9a-f]*|\d+))*$/i;
  */
 export function parseHost(text: string): string {
   const host = text.startsWith("[") && text.endsWith("]") ? text.slice(1, -1) : text;
-  const bad = (why: string) => new UsageError(`invalid host "${text}": ${why}`);
+  const bad = (why: string) => new UsageError(`invalid host ${quoteValue(text)}: ${why}`);
   if (host.length === 0) throw bad("empty");
   const kind = hostKind(host);
   if (kind === "ipv4") return host;
@@ -45,6 +46,30 @@ export function parseHost(text: string): string {
 }
 
 /**
+ * Checks that an IP literal is of the family asked with `-4`/`-6`: `-4 ::1`
+ * can never connect, and that is a mistake on the command line (exit 2), not a
+ * failed lookup. Names pass (their lookup asks for the family).
+ *
+ * @example
+ * ```ts
+ * import { checkFamily } from "./target.ts";
+ * checkFamily("127.0.0.1", 4); // fine
+ * checkFamily("::1", 4); // throws UsageError
+ * ```
+ */
+export function checkFamily(host: string, family: 4 | 6 | undefined): void {
+  if (family === undefined) return;
+  const kind = hostKind(host);
+  if (kind === "name" || kind === `ipv${family}`) return;
+  const flag = family === 4 ? "-4" : "-6";
+  throw new UsageError(
+    `conflicting ${flag} and host ${quoteValue(host)}: an IPv${
+      family === 4 ? 6 : 4
+    } address (drop ${flag} or give an IPv${family} address)`,
+  );
+}
+
+/**
  * Validates a port number: decimal digits only, 1 to 65535.
  *
  * @example
@@ -55,11 +80,11 @@ export function parseHost(text: string): string {
  */
 export function parsePort(text: string): number {
   if (!/^\d{1,5}$/.test(text)) {
-    throw new UsageError(`invalid port "${text}": must be a number from 1 to 65535`);
+    throw new UsageError(`invalid port ${quoteValue(text)}: must be a number from 1 to 65535`);
   }
   const port = Number(text);
   if (port < 1 || port > 65535) {
-    throw new UsageError(`invalid port "${text}": must be a number from 1 to 65535`);
+    throw new UsageError(`invalid port ${quoteValue(text)}: must be a number from 1 to 65535`);
   }
   return port;
 }
@@ -72,9 +97,74 @@ export interface TargetSpec {
   ports: number[];
 }
 
+/** One probe target before expansion: a host and its port ranges. */
+export interface TargetRanges {
+  /** The validated host, without brackets. */
+  host: string;
+  /** Inclusive port ranges, in the order given (`80` is `[80, 80]`). */
+  ranges: [number, number][];
+  /** How many ports the ranges hold (counted, not expanded). */
+  count: number;
+}
+
+/**
+ * Parses and validates a probe target without expanding its ranges, so that a
+ * caller can check the port count against its cap before any array is built
+ * (`host:1-65535,1-65535,...` would otherwise take gigabytes).
+ *
+ * @example Count a range
+ * ```ts
+ * import { parseTargetRanges } from "./target.ts";
+ * console.log(parseTargetRanges("127.0.0.1:1-1024,8080").count); // 1025
+ * ```
+ */
+export function parseTargetRanges(text: string): TargetRanges {
+  let hostText: string;
+  let portText: string;
+  if (text.startsWith("[")) {
+    const close = text.indexOf("]");
+    if (close < 0 || text[close + 1] !== ":") {
+      throw new UsageError(`invalid target ${quoteValue(text)}: use [v6addr]:port`);
+    }
+    hostText = text.slice(1, close);
+    portText = text.slice(close + 2);
+  } else {
+    const colon = text.lastIndexOf(":");
+    if (colon < 0) throw new UsageError(`invalid target ${quoteValue(text)}: use host:port`);
+    hostText = text.slice(0, colon);
+    if (hostText.includes(":")) {
+      throw new UsageError(`invalid target ${quoteValue(text)}: put IPv6 addresses in brackets`);
+    }
+    portText = text.slice(colon + 1);
+  }
+  const host = parseHost(hostText);
+  const ranges: [number, number][] = [];
+  let count = 0;
+  for (const item of portText.split(",")) {
+    const dash = item.indexOf("-");
+    if (dash < 0) {
+      const port = parsePort(item);
+      ranges.push([port, port]);
+      count += 1;
+      continue;
+    }
+    const lo = parsePort(item.slice(0, dash));
+    const hi = parsePort(item.slice(dash + 1));
+    if (lo > hi) {
+      throw new UsageError(
+        `invalid port range ${quoteValue(item)} in ${quoteValue(text)}: ${lo} > ${hi}`,
+      );
+    }
+    ranges.push([lo, hi]);
+    count += hi - lo + 1;
+  }
+  return { host, ranges, count };
+}
+
 /**
  * Parses a probe target: `host:port`, `host:lo-hi`, `host:p1,p2,...` (items may be
- * ranges), or `[v6addr]:port`.
+ * ranges), or `[v6addr]:port`, and expands it (see {@linkcode parseTargetRanges}
+ * to count first).
  *
  * @example Parse a range
  * ```ts
@@ -83,37 +173,9 @@ export interface TargetSpec {
  * ```
  */
 export function parseTarget(text: string): TargetSpec {
-  let hostText: string;
-  let portText: string;
-  if (text.startsWith("[")) {
-    const close = text.indexOf("]");
-    if (close < 0 || text[close + 1] !== ":") {
-      throw new UsageError(`invalid target "${text}": use [v6addr]:port`);
-    }
-    hostText = text.slice(1, close);
-    portText = text.slice(close + 2);
-  } else {
-    const colon = text.lastIndexOf(":");
-    if (colon < 0) throw new UsageError(`invalid target "${text}": use host:port`);
-    hostText = text.slice(0, colon);
-    if (hostText.includes(":")) {
-      throw new UsageError(`invalid target "${text}": put IPv6 addresses in brackets`);
-    }
-    portText = text.slice(colon + 1);
-  }
-  const host = parseHost(hostText);
+  const { host, ranges } = parseTargetRanges(text);
   const ports: number[] = [];
-  for (const item of portText.split(",")) {
-    const dash = item.indexOf("-");
-    if (dash < 0) {
-      ports.push(parsePort(item));
-      continue;
-    }
-    const lo = parsePort(item.slice(0, dash));
-    const hi = parsePort(item.slice(dash + 1));
-    if (lo > hi) throw new UsageError(`invalid port range "${item}" in "${text}": ${lo} > ${hi}`);
-    for (let port = lo; port <= hi; port++) ports.push(port);
-  }
+  for (const [lo, hi] of ranges) for (let port = lo; port <= hi; port++) ports.push(port);
   return { host, ports };
 }
 
@@ -141,6 +203,8 @@ export function parseHostPort(
     const help = command === "connect" ? "tcpc --help" : `tcpc ${command} --help`;
     throw new UsageError(`${command}: missing HOST and PORT (see ${help})`);
   }
-  if (extra.length > 0) throw new UsageError(`${command}: unexpected argument "${extra[0]}"`);
+  if (extra.length > 0) {
+    throw new UsageError(`${command}: unexpected argument ${quoteValue(extra[0] ?? "")}`);
+  }
   return { host: parseHost(hostText), port: parsePort(portText) };
 }

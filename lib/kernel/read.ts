@@ -2,7 +2,7 @@
  * Reads the Linux TCP parameters of {@linkcode KERNEL_PARAMS} through one chain,
  * value by value:
  *
- * 1. `Deno.readTextFile(root + "/" + name)`: source `"proc"`.
+ * 1. One read of at most 4 KiB from `root + "/" + name`: source `"proc"`.
  * 2. If Deno refused the read (`NotCapable`: Deno 2.9 wants `--allow-all` for
  *    anything under `/proc`, even with `--allow-read=/proc/sys/net`) and the
  *    process may run `sysctl`, one `sysctl KEY...` for all refused keys: source
@@ -88,15 +88,50 @@ function messageOf(err: unknown): string {
   return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 }
 
+/**
+ * Most bytes read from one parameter file. The longest real value (three
+ * integers of tcp_rmem) is under 40 bytes; the cap keeps a `--root` whose file
+ * is a FIFO or a link to `/dev/zero` from growing memory without end.
+ */
+const MAX_PARAM_BYTES = 4096;
+
+/**
+ * Opens the file and reads it with one bounded read (a value file is never
+ * longer); null when the read filled the whole buffer (not a parameter file).
+ */
+async function readCapped(path: string, signal: AbortSignal | undefined): Promise<string | null> {
+  signal?.throwIfAborted();
+  const file = await Deno.open(path, { read: true });
+  const buf = new Uint8Array(MAX_PARAM_BYTES);
+  // One read: /proc/sys files return the whole value in the first read, and a
+  // regular fixture file of a few bytes does too. A FIFO with no writer would
+  // block here, so the abort closes the file under the read.
+  const onAbort = () => {
+    try {
+      file.close();
+    } catch { /* closed already */ }
+  };
+  signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    const n = await file.read(buf);
+    signal?.throwIfAborted();
+    if (n === MAX_PARAM_BYTES) return null;
+    return new TextDecoder().decode(buf.subarray(0, n ?? 0));
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+    onAbort();
+  }
+}
+
 async function readOne(
   root: string,
   name: KernelParamName,
   signal: AbortSignal | undefined,
 ): Promise<FileOutcome> {
   const path = `${root}/${name}`;
-  let text: string;
+  let text: string | null;
   try {
-    text = await Deno.readTextFile(path, signal ? { signal } : {});
+    text = await readCapped(path, signal);
   } catch (err) {
     signal?.throwIfAborted();
     if (err instanceof Deno.errors.NotCapable) return { kind: "refused" };
@@ -109,6 +144,12 @@ async function readOne(
     return {
       kind: "fallback",
       note: `assumed Linux default: cannot read the file: ${messageOf(err)}`,
+    };
+  }
+  if (text === null) {
+    return {
+      kind: "fallback",
+      note: `assumed Linux default: the file holds ${MAX_PARAM_BYTES} bytes or more, not a value`,
     };
   }
   try {

@@ -50,6 +50,9 @@ export interface ReceiveResult {
 
 const EMPTY: number[] = [];
 
+/** Most bytes {@linkcode EchoState.takeBatch} copies into one batch. */
+const MAX_BATCH_BYTES = 1 << 20;
+
 /**
  * The per-connection state of an echo run: a window of at most `pipeline`
  * messages in flight, send times in a ring, and a cursor into the expected
@@ -156,8 +159,8 @@ export class EchoState {
   }
 
   /**
-   * The bytes to write now: every message the window allows, concatenated
-   * (one write per batch), stamped as sent at `now` (ms). Null when the window
+   * The bytes to write now: the messages the window allows, concatenated up
+   * to 1 MiB (one write per batch), stamped as sent at `now` (ms). Null when the window
    * is full or nothing is left to send. The returned buffer must not be
    * changed.
    */
@@ -171,13 +174,22 @@ export class EchoState {
       this.#bytesSent += first.length;
       return first;
     }
+    // Concatenate at most MAX_BATCH_BYTES (a message larger than that goes out
+    // alone, uncopied): the window is size x pipeline, up to 1 GiB, and must
+    // never be built as one buffer. The rest of the window follows in the next
+    // batches, one write each.
     const parts: Uint8Array[] = [];
     let size = 0;
     for (let i = 0; i < room; i++) {
       const message = this.#messageAt(this.#sent);
+      if (i > 0 && size + message.length > MAX_BATCH_BYTES) break;
       parts.push(message);
       size += message.length;
       this.#stamp(now);
+    }
+    if (parts.length === 1) {
+      this.#bytesSent += size;
+      return parts[0]!;
     }
     const batch = new Uint8Array(size);
     let at = 0;

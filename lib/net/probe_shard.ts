@@ -16,6 +16,7 @@ import { failedConnectState, type ProbeRecord, type ProbeState } from "../report
 import { escapeBytes } from "../report/safe_text.ts";
 import { formatDuration } from "../report/duration.ts";
 import { joinHostPort } from "./address.ts";
+import { RegexMatcher } from "./regex_matcher.ts";
 
 /** What the reply must contain (`--expect`) or match (`--expect-re`). */
 export type ProbeExpect = { bytes: Uint8Array; text: string } | { re: RegExp; text: string };
@@ -59,7 +60,11 @@ export interface ProbeShardOptions {
   signal?: AbortSignal;
 }
 
-/** Most bytes of a reply kept for matching. */
+/**
+ * Most bytes of a reply kept for matching (`--expect` and `--expect-re`): with
+ * the match's time bound (lib/net/regex_matcher.ts) this caps what one
+ * expression can cost.
+ */
 const MAX_REPLY_BYTES = 65536;
 
 /** Per-target state on the loop. */
@@ -68,6 +73,14 @@ interface ProbeTarget {
   reply: Uint8Array | null;
   replyLength: number;
   matched: boolean;
+  /** An `--expect-re` match is running in the matcher thread. */
+  matching: boolean;
+  /** Bytes came while it ran: match again when it ends. */
+  dirty: boolean;
+  /** The match ran into the deadline (too much backtracking). */
+  matchTimedOut: boolean;
+  /** The connection closed while a match ran: its record waits for the match. */
+  closedWith: CloseResult | null;
 }
 
 function indexOfBytes(haystack: Uint8Array, needle: Uint8Array): number {
@@ -114,6 +127,9 @@ export class ProbeShard {
   #live = 0;
   #timeoutMs: number;
   #wantsReply: boolean;
+  #regex: RegExp | null;
+  #matcher: RegexMatcher | null = null;
+  #matches = new Set<Promise<void>>();
 
   /** Builds the loop; nothing is dialed before `feed()` or `run()`. */
   constructor(options: ProbeShardOptions) {
@@ -128,11 +144,7 @@ export class ProbeShard {
       : "bytes" in expect
       ? `"${expect.text}"`
       : `/${expect.text}/`;
-    const matches = (reply: Uint8Array): boolean => {
-      if (expect === null) return true;
-      if ("bytes" in expect) return indexOfBytes(reply, expect.bytes) >= 0;
-      return expect.re.test(decoder.decode(reply));
-    };
+    this.#regex = expect !== null && "re" in expect ? expect.re : null;
     this.#next = options.next;
     this.#window = Math.max(maxOpen * 2, 256);
     this.#timeoutMs = timeoutMs;
@@ -142,6 +154,15 @@ export class ProbeShard {
     const onClose = (conn: MuxConn<ProbeTarget>, result: CloseResult) => {
       this.#live--;
       if (result.reason === "aborted") return;
+      if (conn.state.matching) {
+        // The reply may still match: the record waits for the matcher (at
+        // most until the deadline), the slot is free now.
+        conn.state.closedWith = result;
+      } else report(conn, result);
+      this.feed();
+    };
+
+    const report = (conn: MuxConn<ProbeTarget>, result: CloseResult) => {
       const t = conn.state;
       const target = t.target;
       const error = result.error;
@@ -158,7 +179,11 @@ export class ProbeShard {
           : `"${decoder.decode(t.reply!.subarray(0, Math.min(64, t.replyLength)))}${
             t.replyLength > 64 ? "..." : ""
           }"`;
-        const why = result.reason === "timeout"
+        const why = t.matchTimedOut
+          ? ` (the match took longer than ${
+            formatDuration(timeoutMs)
+          } on ${t.replyLength} bytes: too much backtracking)`
+          : result.reason === "timeout"
           ? ` within ${formatDuration(timeoutMs)}`
           : result.reason === "eof"
           ? " before the peer closed"
@@ -190,7 +215,39 @@ export class ProbeShard {
           : escapeBytes(t.reply!.subarray(0, t.replyLength), { maxBytes: 256 }),
         error: failure === null ? null : errorRecord(failure),
       }, failure);
-      this.feed();
+    };
+
+    /** Runs `--expect-re` on the reply so far, off this thread and bounded by the deadline. */
+    const startMatch = (conn: MuxConn<ProbeTarget>) => {
+      const t = conn.state;
+      t.matching = true;
+      t.dirty = false;
+      this.#matcher ??= new RegexMatcher({
+        source: this.#regex!.source,
+        flags: this.#regex!.flags,
+      });
+      const deadline = (conn.openedAt ?? performance.now()) + timeoutMs;
+      const text = decoder.decode(t.reply!.subarray(0, t.replyLength));
+      const done = this.#matcher.match(text, { deadline }).then((outcome) => {
+        this.#matches.delete(done);
+        t.matching = false;
+        if (outcome === true) t.matched = true;
+        if (outcome === "timeout") t.matchTimedOut = true;
+        const closed = t.closedWith;
+        if (closed !== null) {
+          if (outcome === false && t.dirty) return startMatch(conn);
+          t.closedWith = null;
+          return report(conn, closed);
+        }
+        if (conn.phase !== "open") return; // aborted
+        if (outcome === true) conn.close();
+        else if (outcome === "timeout") conn.close(new VerifyError("match took too long"));
+        else if (t.dirty) startMatch(conn);
+        else if (t.replyLength >= MAX_REPLY_BYTES) {
+          conn.close(new VerifyError(`no match in the first ${MAX_REPLY_BYTES} bytes`));
+        }
+      });
+      this.#matches.add(done);
     };
 
     this.mux = new Mux<ProbeTarget>({
@@ -219,7 +276,15 @@ export class ProbeShard {
           const n = Math.min(chunk.length, MAX_REPLY_BYTES - t.replyLength);
           t.reply.set(chunk.subarray(0, n), t.replyLength);
           t.replyLength += n;
-          if (matches(t.reply.subarray(0, t.replyLength))) {
+          if (expect !== null && !("bytes" in expect)) {
+            if (n === 0) return;
+            if (t.matching) t.dirty = true;
+            else startMatch(conn);
+            return;
+          }
+          if (
+            expect === null || indexOfBytes(t.reply.subarray(0, t.replyLength), expect.bytes) >= 0
+          ) {
             t.matched = true;
             conn.close();
           } else if (t.replyLength >= MAX_REPLY_BYTES) {
@@ -241,7 +306,16 @@ export class ProbeShard {
       this.mux.dial({
         hostname: target.ip,
         port: target.port,
-        state: { target, reply: null, replyLength: 0, matched: false },
+        state: {
+          target,
+          reply: null,
+          replyLength: 0,
+          matched: false,
+          matching: false,
+          dirty: false,
+          matchTimedOut: false,
+          closedWith: null,
+        },
         read: this.#wantsReply,
         connectTimeoutMs: this.#timeoutMs,
       });
@@ -251,6 +325,13 @@ export class ProbeShard {
   /** Feeds, then runs the loop until nothing is left (see the class docs). */
   async run(): Promise<void> {
     this.feed();
-    await this.mux.run();
+    try {
+      await this.mux.run();
+      // Records of connections that closed while their reply was being matched.
+      while (this.#matches.size > 0) await Promise.all(this.#matches);
+    } finally {
+      this.#matcher?.close();
+      this.#matcher = null;
+    }
   }
 }

@@ -78,9 +78,50 @@ async function handle(conn: Deno.Conn, mode: ServeMode): Promise<void> {
   await conn.closeWrite();
 }
 
+/** First pause after a failed accept; it doubles on each failure in a row. */
+const ACCEPT_BACKOFF_MIN_MS = 5;
+/** Longest pause between failed accepts. */
+const ACCEPT_BACKOFF_MAX_MS = 1000;
+
+/** Out of file descriptors: the accept will fail again until a connection closes. */
+function isFdExhaustion(err: unknown): boolean {
+  const code = (err as { code?: string } | null)?.code;
+  return code === "EMFILE" || code === "ENFILE" ||
+    /too many open files/i.test(err instanceof Error ? err.message : String(err));
+}
+
+/** The failures a connection ends with when its peer goes away or we stop: not bugs. */
+function isPeerGone(err: unknown): boolean {
+  return err instanceof Deno.errors.ConnectionReset ||
+    err instanceof Deno.errors.ConnectionAborted ||
+    err instanceof Deno.errors.BrokenPipe ||
+    err instanceof Deno.errors.NotConnected ||
+    err instanceof Deno.errors.TimedOut ||
+    err instanceof Deno.errors.UnexpectedEof ||
+    err instanceof Deno.errors.Interrupted ||
+    err instanceof Deno.errors.BadResource;
+}
+
+/** Waits `ms`, or less if `signal` aborts (it never rejects). */
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
 /**
  * Listens on `port` and serves every connection until the signal aborts. A
- * failed accept (client reset before accept) is counted and skipped.
+ * failed accept is counted and skipped: a client that reset before accept at
+ * once; out of file descriptors (EMFILE) after a pause of 5 ms doubling to
+ * 1 s while it goes on, as Go's `net/http` Server does. Without the pause the
+ * loop spins at full CPU (the pending connection stays queued, so every
+ * accept fails at once). EMFILE is logged once per run of failures.
  *
  * @example An echo server on a free loopback port for 1 s
  * ```ts
@@ -116,6 +157,8 @@ export async function serve(port: number, options: ServeOptions = {}): Promise<S
   if (options.signal?.aborted) stop();
   options.onListen?.(listener.addr);
   const result: ServeResult = { accepted: 0, acceptErrors: 0 };
+  let backoffMs = 0;
+  let fdWarned = false;
   try {
     while (!options.signal?.aborted) {
       let conn: Deno.Conn;
@@ -124,14 +167,43 @@ export async function serve(port: number, options: ServeOptions = {}): Promise<S
       } catch (err) {
         if (err instanceof Deno.errors.BadResource || options.signal?.aborted) break;
         result.acceptErrors++;
-        logger.info(`accept failed, going on: ${err instanceof Error ? err.message : err}`);
+        if (!isFdExhaustion(err)) {
+          // A client that reset before accept: the next accept is for someone else.
+          logger.info(`accept failed, going on: ${err instanceof Error ? err.message : err}`);
+          continue;
+        }
+        backoffMs = Math.min(ACCEPT_BACKOFF_MAX_MS, Math.max(ACCEPT_BACKOFF_MIN_MS, backoffMs * 2));
+        if (!fdWarned) {
+          fdWarned = true;
+          logger.warn(
+            `accept: out of file descriptors (${conns.size} connections open; raise ulimit -n): retrying every ${ACCEPT_BACKOFF_MIN_MS} ms to ${ACCEPT_BACKOFF_MAX_MS} ms`,
+          );
+        }
+        await pause(backoffMs, options.signal);
         continue;
       }
+      if (fdWarned) {
+        logger.info(`accept: file descriptors available again (${conns.size} connections open)`);
+      }
+      backoffMs = 0;
+      fdWarned = false;
       result.accepted++;
       conns.add(conn);
       const peer = conn.remoteAddr as Deno.NetAddr;
       logger.info(`accepted ${joinHostPort(peer.hostname, peer.port)}`);
-      const done: Promise<void> = handle(conn, mode).catch(() => {}).finally(() => {
+      const name = joinHostPort(peer.hostname, peer.port);
+      const done: Promise<void> = handle(conn, mode).catch((err) => {
+        // A peer that resets or leaves is normal; anything else is a bug to see.
+        if (isPeerGone(err) || options.signal?.aborted) {
+          logger.debug(`connection ${name} ended: ${err instanceof Error ? err.message : err}`);
+        } else {
+          logger.error(
+            `connection ${name} failed (a bug in the server): ${
+              err instanceof Error ? `${err.name}: ${err.message}` : String(err)
+            }`,
+          );
+        }
+      }).finally(() => {
         conns.delete(conn);
         handlers.delete(done);
         try {

@@ -245,6 +245,11 @@ export interface StdinReaderOptions {
   ringBytes?: number;
   /** Size of the read-ahead buffer before the worker takes over, bytes. @default {262144} */
   readAheadBytes?: number;
+  /**
+   * Called once the worker thread has started and can take over (tests use it
+   * to send the rest of the input only then). @default {undefined}
+   */
+  onThreadReady?: () => void;
 }
 
 /**
@@ -294,15 +299,32 @@ function pickReader(kind: StreamKind, options: StdinReaderOptions): ClosableRead
   return readAheadReader(options);
 }
 
-/** Offsets into the control block shared with the worker (Int32 slots). */
-const WRITTEN = 0; // bytes the worker put in the ring, wrapping at 2^32
-const CONSUMED = 1; // bytes the loop took out, wrapping at 2^32
-const STATE = 2; // 0 while running, then EOF or FAILED
-const SEQ = 3; // bumped on every change the loop waits for
-const GO = 4; // 0 until the loop hands stdin over, STOP to end
-const EOF = 1;
-const FAILED = 2;
-const STOP = 2;
+/**
+ * The control block shared with the worker: Int32 slot offsets and the values
+ * they take. The worker's source text gets this very object (see
+ * {@linkcode WORKER_SOURCE}), so the two sides cannot drift apart.
+ */
+const SLOTS = {
+  /** Slot: bytes the worker put in the ring, wrapping at 2^32. */
+  WRITTEN: 0,
+  /** Slot: bytes the loop took out, wrapping at 2^32. */
+  CONSUMED: 1,
+  /** Slot: 0 while running, then EOF or FAILED. */
+  STATE: 2,
+  /** Slot: bumped on every change the loop waits for. */
+  SEQ: 3,
+  /** Slot: 0 until the loop hands stdin over (RUN), STOP to end. */
+  GO: 4,
+  /** STATE value: stdin ended. */
+  EOF: 1,
+  /** STATE value: the read failed (the error is posted). */
+  FAILED: 2,
+  /** GO value: the worker reads. */
+  RUN: 1,
+  /** GO value: the worker stops. */
+  STOP: 2,
+} as const;
+const { WRITTEN, CONSUMED, STATE, SEQ, GO, EOF, FAILED, RUN, STOP } = SLOTS;
 
 interface WorkerStart {
   control: SharedArrayBuffer;
@@ -311,9 +333,9 @@ interface WorkerStart {
 
 /**
  * The worker's body. It is sent as source text, so it must not use anything
- * from this module: the slot numbers are literals (see the constants above).
+ * from this module's scope: the control-block layout comes in as `slots`.
  */
-function stdinWorkerMain(): void {
+function stdinWorkerMain(slots: typeof SLOTS): void {
   const scope = globalThis as unknown as {
     onmessage: ((event: MessageEvent<WorkerStart>) => void) | null;
     postMessage(message: unknown): void;
@@ -324,18 +346,18 @@ function stdinWorkerMain(): void {
     const ring = new Uint8Array(event.data.ring);
     const mask = ring.length - 1;
     const publish = () => {
-      Atomics.add(control, 3, 1);
-      Atomics.notify(control, 3);
+      Atomics.add(control, slots.SEQ, 1);
+      Atomics.notify(control, slots.SEQ);
     };
     scope.postMessage("ready");
     // Wait until the loop has no async read in flight, so reads stay in order.
-    while (Atomics.load(control, 4) === 0) Atomics.wait(control, 4, 0);
-    let written = Atomics.load(control, 0);
-    while (Atomics.load(control, 4) === 1) {
-      const consumed = Atomics.load(control, 1);
+    while (Atomics.load(control, slots.GO) === 0) Atomics.wait(control, slots.GO, 0);
+    let written = Atomics.load(control, slots.WRITTEN);
+    while (Atomics.load(control, slots.GO) === slots.RUN) {
+      const consumed = Atomics.load(control, slots.CONSUMED);
       const free = ring.length - ((written - consumed) | 0);
       if (free === 0) {
-        Atomics.wait(control, 1, consumed);
+        Atomics.wait(control, slots.CONSUMED, consumed);
         continue;
       }
       const at = written & mask;
@@ -344,24 +366,25 @@ function stdinWorkerMain(): void {
         n = Deno.stdin.readSync(ring.subarray(at, at + Math.min(free, ring.length - at)));
       } catch (error) {
         scope.postMessage({ name: (error as Error).name, message: (error as Error).message });
-        Atomics.store(control, 2, 2);
+        Atomics.store(control, slots.STATE, slots.FAILED);
         publish();
         break;
       }
       if (n === null) {
-        Atomics.store(control, 2, 1);
+        Atomics.store(control, slots.STATE, slots.EOF);
         publish();
         break;
       }
       written = (written + n) | 0;
-      Atomics.store(control, 0, written);
+      Atomics.store(control, slots.WRITTEN, written);
       publish();
     }
     scope.close();
   };
 }
 
-const WORKER_SOURCE = `(${stdinWorkerMain.toString()})();`;
+/** The worker's source: its body called with the layout above. */
+const WORKER_SOURCE = `(${stdinWorkerMain.toString()})(${JSON.stringify(SLOTS)});`;
 
 function readAheadReader(options: StdinReaderOptions): ClosableReader {
   const threadAfter = options.threadAfterBytes ?? 1 << 20;
@@ -401,8 +424,10 @@ function readAheadReader(options: StdinReaderOptions): ClosableReader {
     ring = new Uint8Array(ringBuffer);
     workerError = new Promise<Error>((resolve) => {
       worker!.onmessage = (event: MessageEvent<"ready" | { name: string; message: string }>) => {
-        if (event.data === "ready") workerReady = true;
-        else {
+        if (event.data === "ready") {
+          workerReady = true;
+          options.onThreadReady?.();
+        } else {
           const error = new Error(event.data.message);
           error.name = event.data.name;
           resolve(error);
@@ -449,7 +474,7 @@ function readAheadReader(options: StdinReaderOptions): ClosableReader {
         return count;
       }
       if (ended) return null;
-      if (control !== null && Atomics.load(control, GO) === 1) return await readRing(buffer);
+      if (control !== null && Atomics.load(control, GO) === RUN) return await readRing(buffer);
       if (pending === null) startRead();
       const n = await pending;
       if (n === null) {
@@ -463,7 +488,7 @@ function readAheadReader(options: StdinReaderOptions): ClosableReader {
       if (workerReady && control !== null) {
         // No read is in flight now: hand stdin to the worker.
         pending = null;
-        Atomics.store(control, GO, 1);
+        Atomics.store(control, GO, RUN);
         Atomics.notify(control, GO);
       } else startRead();
       const count = Math.min(n, buffer.length);
@@ -479,6 +504,6 @@ function readAheadReader(options: StdinReaderOptions): ClosableReader {
       }
       worker?.terminate();
     },
-    mode: () => control !== null && Atomics.load(control, GO) === 1 ? "thread" : "read-ahead",
+    mode: () => control !== null && Atomics.load(control, GO) === RUN ? "thread" : "read-ahead",
   };
 }

@@ -14,14 +14,19 @@
  * ```
  */
 export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms * 10) / 10}ms`;
-  if (ms < 60_000) return `${Math.round(ms / 100) / 10}s`;
-  if (ms >= 3_600_000 && ms % 60_000 === 0) {
-    const hours = Math.floor(ms / 3_600_000);
-    const rest = (ms - hours * 3_600_000) / 60_000;
-    return rest ? `${hours}h${rest}m` : `${hours}h`;
+  if (ms < 1000) {
+    const rounded = Math.round(ms * 10) / 10;
+    if (rounded < 1000) return `${rounded}ms`;
   }
-  const minutes = Math.floor(ms / 60_000);
-  const seconds = Math.round((ms - minutes * 60_000) / 100) / 10;
-  return seconds ? `${minutes}m${seconds}s` : `${minutes}m`;
+  // Round once, to the tenth of a second shown, then split: rounding each part
+  // on its own turns 119970 ms into "1m60s" instead of "2m".
+  const tenths = Math.round(ms / 100);
+  if (tenths < 600) return `${tenths / 10}s`;
+  const minutes = Math.floor(tenths / 600);
+  const seconds = (tenths - minutes * 600) / 10;
+  if (seconds) return `${minutes}m${seconds}s`;
+  if (minutes < 60) return `${minutes}m`;
+  const hours = Math.floor(minutes / 60);
+  const rest = minutes - hours * 60;
+  return rest ? `${hours}h${rest}m` : `${hours}h`;
 }

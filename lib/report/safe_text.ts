@@ -16,7 +16,8 @@ export interface EscapeBytesOptions {
 /**
  * Renders bytes as printable text: UTF-8 is decoded (invalid sequences become
  * U+FFFD), `\r \n \t \\` are escaped, and every other control character (C0,
- * DEL, C1, bidi overrides) becomes `\xHH` or `\u{HHHH}`.
+ * DEL, C1) becomes `\xHH`, every format character (Cf: bidi controls, zero
+ * width, BOM) and line or paragraph separator `\u{HHHH}`.
  *
  * @example Neutralise a terminal escape
  * ```ts
@@ -29,6 +30,15 @@ export function escapeBytes(bytes: Uint8Array, options: EscapeBytesOptions = {})
   const cut = bytes.length > max;
   return escapeText(decoder.decode(cut ? bytes.subarray(0, max) : bytes)) + (cut ? "..." : "");
 }
+
+/**
+ * Invisible characters a terminal or editor may act on: Unicode format
+ * characters (Cf: bidi controls such as U+061C and U+202E, zero-width U+200B,
+ * BOM U+FEFF, soft hyphen) and the line and paragraph separators (Zl U+2028,
+ * Zp U+2029), which some terminals and most JSON consumers treat as newlines.
+ */
+// (The first of them is U+00AD: code points below it are checked by the caller.)
+const FORMAT_OR_SEPARATOR = /^[\p{Cf}\p{Zl}\p{Zp}]$/u;
 
 /** Options of {@linkcode escapeText}. */
 export interface EscapeTextOptions {
@@ -59,10 +69,7 @@ export function escapeText(text: string, options: EscapeTextOptions = {}): strin
     else if (ch === "\t") out += "\\t";
     else if (code < 0x20 || (code >= 0x7f && code < 0xa0)) {
       out += `\\x${code.toString(16).padStart(2, "0")}`;
-    } else if (
-      (code >= 0x200e && code <= 0x200f) || (code >= 0x202a && code <= 0x202e) ||
-      (code >= 0x2066 && code <= 0x2069)
-    ) {
+    } else if (code >= 0xad && FORMAT_OR_SEPARATOR.test(ch)) {
       out += `\\u{${code.toString(16)}}`;
     } else out += ch;
   }
@@ -71,11 +78,12 @@ export function escapeText(text: string, options: EscapeTextOptions = {}): strin
 
 /** Characters a terminal may act on, other than newline and tab (see {@linkcode escapeLine}). */
 // deno-lint-ignore no-control-regex
-const LINE_HAZARDS = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const LINE_HAZARDS = /[\x00-\x08\x0b-\x1f\x7f-\x9f\p{Cf}\p{Zl}\p{Zp}]/gu;
 
 /**
  * Makes a line of results safe for a terminal: every control character other
- * than newline and tab (C0, DEL, C1, bidi overrides) becomes a `\uHHHH`
+ * than newline and tab (C0, DEL, C1, format characters, line and paragraph
+ * separators) becomes a `\uHHHH`
  * escape. Inside a JSON string that escape is the same character, so JSON
  * output stays valid and means the same (`JSON.stringify` leaves DEL, C1 and
  * bidi controls raw).
@@ -87,8 +95,14 @@ const LINE_HAZARDS = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u206
  * ```
  */
 export function escapeLine(line: string): string {
+  // One escape per UTF-16 unit: an astral format character (U+E0001 language
+  // tag) becomes its surrogate pair, which JSON reads back as the same character.
   return line.replace(
     LINE_HAZARDS,
-    (ch) => `\\u${(ch.codePointAt(0) ?? 0).toString(16).padStart(4, "0")}`,
+    (ch) =>
+      Array.from(
+        { length: ch.length },
+        (_, i) => `\\u${ch.charCodeAt(i).toString(16).padStart(4, "0")}`,
+      ).join(""),
   );
 }
