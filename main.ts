@@ -157,8 +157,9 @@ async function main(argv: string[]): Promise<number> {
     stdin: stdinReader(),
     stdout: {
       write: (data) => guardAsync(() => stdout.write(data)),
-      flush: (signal) => guardAsync(() => stdout.flush(signal)),
-      pending: () => stdout.pending(),
+      // Result lines share stdout: flushing waits for them too.
+      flush: (signal) => guardAsync(() => outLines.drain(signal ?? root.signal)).then(() => {}),
+      pending: () => outLines.pending,
     },
     // Result lines (tables, JSON) may carry peer bytes: no raw control reaches the terminal.
     out: (line) => outLines.line(escapeLine(line)),

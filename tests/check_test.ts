@@ -217,7 +217,7 @@ Deno.test("runCheck() gives UNKNOWN (3) for usage errors", async () => {
     [["127.0.0.1", "80", "--send-hex", "xyz"], /^TCP UNKNOWN - invalid --send-hex "xyz"/],
     [["127.0.0.1", "80", "--refused-state", "maybe"], /^TCP UNKNOWN - invalid --refused-state/],
     [["127.0.0.1", "80", "--format", "xml"], /^TCP UNKNOWN - invalid --format "xml"/],
-    [["127.0.0.1", "80", "--bogus"], /^TCP UNKNOWN - check: Unknown option '--bogus'/],
+    [["127.0.0.1", "80", "--bogus"], /^TCP UNKNOWN - check: unknown option '--bogus'/],
   ];
   for (const [args, want] of table) {
     const { code, line } = await tcpcCheck(args);

@@ -71,9 +71,11 @@ function assertRecordShape(record: any): void {
     "data",
     "error",
     "local",
+    "proxy",
     "remote",
     "target",
     "timings",
+    "tls",
   ]);
   assert.deepEqual(Object.keys(record.target).sort(), ["host", "port"]);
   assert.equal(typeof record.target.host, "string");
@@ -88,10 +90,14 @@ function assertRecordShape(record: any): void {
   assert.deepEqual(Object.keys(record.timings).sort(), [
     "connectMs",
     "firstByteMs",
+    "proxyMs",
     "resolveMs",
+    "tlsMs",
     "totalMs",
   ]);
-  for (const key of ["resolveMs", "connectMs", "firstByteMs"]) {
+  assert.equal(record.proxy, null, "no proxy was asked for");
+  assert.equal(record.tls, null, "no TLS was asked for");
+  for (const key of ["resolveMs", "connectMs", "firstByteMs", "proxyMs", "tlsMs"]) {
     const value = record.timings[key];
     assert.ok(value === null || (typeof value === "number" && value >= 0), `${key}: ${value}`);
   }

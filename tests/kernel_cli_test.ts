@@ -125,9 +125,9 @@ Deno.test("runKernel() prints its help", async () => {
   assert.equal(await runKernel(["--help"], ctx), 0);
   // Written out, not compared with KERNEL_HELP itself (that could not fail).
   const help = out.join("\n");
-  assert.match(help, /^Usage: tcpc kernel \[--json\]\n/);
+  assert.match(help, /^Usage: tcpc kernel \[--json\] \[--root DIR\]\n/);
   for (
-    const line of [/^ {2}--json {6}print one JSON object/m, /^ {2}-h, --help {2}show this help$/m]
+    const line of [/^ {6}--json {17}print one JSON object/m, /^ {2}-h, --help {17}this help$/m]
   ) {
     assert.match(help, line);
   }

@@ -10,6 +10,7 @@ import { log } from "../log.ts";
 import { joinHostPort } from "../net/address.ts";
 import type { Conn, ProxyFacts, TlsFacts } from "../net/conn.ts";
 import type { DialOptions } from "../net/dial.ts";
+import { abortable } from "../net/abortable.ts";
 import { dialStack } from "../net/stack.ts";
 import { TlsError } from "../net/tls.ts";
 import { tlsLines } from "../report/tls_text.ts";
@@ -253,6 +254,9 @@ export interface ConnectPlan {
   route: RoutePlan;
 }
 
+/** Most bytes a `--json` record carries (its `data` field), bytes. */
+const JSON_MAX_BYTES = 64 * 1024 * 1024;
+
 function setIf<T extends object, K extends keyof T>(target: T, key: K, value: T[K] | undefined) {
   if (value !== undefined) target[key] = value;
 }
@@ -295,6 +299,9 @@ async function planFromArgs(args: ParsedArgs): Promise<ConnectPlan> {
     port,
     input: data !== undefined
       ? { kind: "data", bytes: parseEscapes(data, "--data") }
+      : file === "-" || file === "/dev/stdin"
+      // /dev/stdin is a link into /proc, which Deno 2.9 guards with --allow-all.
+      ? { kind: "stdin" }
       : file !== undefined
       ? { kind: "file", path: file }
       : zero
@@ -316,6 +323,12 @@ async function planFromArgs(args: ParsedArgs): Promise<ConnectPlan> {
   setIf(plan, "quitAfterEofMs", durationFlag(args, "quit-after-eof"));
   setIf(plan, "maxBytes", intFlag(args, "max-bytes", { min: 1 }));
   if (plan.json && plan.maxBytes === undefined) plan.maxBytes = 1024 * 1024;
+  if (plan.json && plan.maxBytes !== undefined && plan.maxBytes > JSON_MAX_BYTES) {
+    // The record holds what was received, as text or base64, in one string.
+    throw new UsageError(
+      `--max-bytes ${plan.maxBytes} with --json: at most ${JSON_MAX_BYTES} (64 MiB), since the JSON record carries the data`,
+    );
+  }
   setIf(plan, "family", family);
   return plan;
 }
@@ -371,16 +384,19 @@ function dataField(chunks: Uint8Array[], total: number): ConnectRecord["data"] {
   }
 }
 
-async function openInput(plan: ConnectPlan): Promise<Deno.FsFile | null> {
+async function openInput(plan: ConnectPlan, signal: AbortSignal): Promise<Deno.FsFile | null> {
   if (plan.input.kind !== "file") return null;
   let file: Deno.FsFile | undefined;
   try {
-    file = await Deno.open(plan.input.path, { read: true });
+    // Opening a FIFO waits for a writer: the deadline and signals still apply.
+    const opening = Deno.open(plan.input.path, { read: true });
+    file = await abortable(opening, signal, (late) => late.close());
     // open(2) succeeds on a directory; reading it fails only after connecting.
     if ((await file.stat()).isDirectory) throw new Error("is a directory");
     return file;
   } catch (err) {
     file?.close();
+    if (signal.aborted) throw signal.reason;
     const why = err instanceof Deno.errors.NotCapable
       ? "denied by the permission sandbox (needs --allow-read)"
       : err instanceof Error
@@ -411,18 +427,25 @@ export async function runConnect(argv: string[], ctx: CommandContext): Promise<n
     plan: planFromArgs,
   });
   if (plan === null) return 0;
-  const file = await openInput(plan);
+  const started = performance.now();
+  using deadline = deadlineSignal(ctx.signal, plan.deadlineMs);
+  const file = await openInput(plan, deadline.signal);
   try {
-    return await connect(plan, file, ctx);
+    return await connect(plan, file, ctx, { signal: deadline.signal, started });
   } finally {
     file?.close();
   }
 }
 
-async function connect(plan: ConnectPlan, file: Deno.FsFile | null, ctx: CommandContext) {
+async function connect(
+  plan: ConnectPlan,
+  file: Deno.FsFile | null,
+  ctx: CommandContext,
+  run: { signal: AbortSignal; started: number },
+) {
   const logger = log("connect");
-  const started = performance.now();
-  using deadline = deadlineSignal(ctx.signal, plan.deadlineMs);
+  const started = run.started;
+  const deadline = { signal: run.signal };
   const record: ConnectRecord = {
     target: { host: plan.host, port: plan.port },
     addresses: [],
@@ -510,6 +533,9 @@ async function connect(plan: ConnectPlan, file: Deno.FsFile | null, ctx: Command
   if (plan.json) {
     record.data = dataField(chunks, record.bytesReceived);
     ctx.out(JSON.stringify(record));
+    // The record too must reach stdout within the run's bounds.
+    const cut = conn === undefined ? null : await flushOutput(plan, ctx, deadline.signal);
+    if (failure === null) failure = cut;
   }
   // The kernel's limit is read after the run (it spawns sysctl): never inside a
   // measured phase or between a deadline and its effect.
@@ -613,7 +639,8 @@ function sessionOptions(
         logger.debug(`sent: ${chunk.length} bytes "${escapeBytes(chunk, { maxBytes: 64 })}"`);
       }
       if (plan.hex) {
-        for (const line of hexDump(chunk, { offset: sentOffset, prefix: "> " })) ctx.err(line);
+        // One write per chunk, not per line: a 10 MB dump is 625k lines.
+        ctx.err(hexDump(chunk, { offset: sentOffset, prefix: "> " }).join("\n"));
       }
       sentOffset += chunk.length;
     },
@@ -622,7 +649,7 @@ function sessionOptions(
         logger.debug(`recv: ${chunk.length} bytes "${escapeBytes(chunk, { maxBytes: 64 })}"`);
       }
       if (plan.hex) {
-        for (const line of hexDump(chunk, { offset: receivedOffset, prefix: "< " })) ctx.err(line);
+        ctx.err(hexDump(chunk, { offset: receivedOffset, prefix: "< " }).join("\n"));
       }
       receivedOffset += chunk.length;
     },

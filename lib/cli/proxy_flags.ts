@@ -51,8 +51,9 @@ export const ROUTE_FLAGS: FlagTable = [
   {
     name: "proxy-protocol",
     type: "string",
-    value: "v1|v2",
-    help: "send a HAProxy PROXY protocol header (text v1, binary v2) with our real addresses",
+    value: "VERSION",
+    help:
+      "send a HAProxy PROXY protocol header, VERSION v1 (text) or v2 (binary), with our real addresses",
     section: "proxy",
   },
   {

@@ -17,6 +17,7 @@ import { NetError, UsageError } from "../errors.ts";
 import { hostKind, joinHostPort } from "./address.ts";
 import type { Conn } from "./conn.ts";
 import { toNetError } from "./net_errors.ts";
+import { abortable } from "./abortable.ts";
 import { NodeConn } from "./node_conn.ts";
 import { TcpConn } from "./tcp_conn.ts";
 import { readConnectLimit } from "../kernel/read.ts";
@@ -107,19 +108,6 @@ export async function resolve(host: string, options: DialOptions = {}): Promise<
   });
 }
 
-/** Rejects with the signal's reason when it aborts first (the lookup itself cannot be cancelled). */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  let onAbort = () => {};
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-  return Promise.race([promise, aborted]).finally(() =>
-    signal.removeEventListener("abort", onAbort)
-  );
-}
-
 /**
  * Runs `fn` under the connect deadline (earliest of `connectTimeoutMs` and the
  * parent signal) and turns what it throws into one NetError: the parent's
@@ -182,18 +170,27 @@ export async function connectTcp(
   port: number,
   options: ConnectTcpOptions = {},
 ): Promise<Conn> {
+  const selfConnect = () =>
+    new NetError(
+      "refused",
+      "connected to itself: nothing listens there (the kernel chose the destination port as the source port)",
+      { op: "connect", address: joinHostPort(address, port) },
+    );
   for (let attempt = 0;; attempt++) {
-    const conn = options.source === undefined
-      ? await connectDeno(address, port, options)
-      : await connectNode(address, port, options);
+    let conn: Conn;
+    try {
+      conn = options.source === undefined
+        ? await connectDeno(address, port, options)
+        : await connectNode(address, port, options);
+    } catch (err) {
+      // After a self-connect the only free source port may still be taken.
+      if (attempt > 0 && !options.signal?.aborted) throw selfConnect();
+      throw err;
+    }
     if (!isSelf(conn)) return conn;
     conn.close();
     if (attempt + 1 >= SELF_CONNECT_RETRIES || options.source?.port !== undefined) {
-      throw new NetError(
-        "refused",
-        "connected to itself: nothing listens there (the kernel chose the destination port as the source port)",
-        { op: "connect", address: joinHostPort(address, port) },
-      );
+      throw selfConnect();
     }
   }
 }

@@ -159,12 +159,11 @@ export function toNetError(err: unknown, options: ToNetErrorOptions): Error {
         base,
       );
     }
-    if (code === "EAI_AGAIN") {
+    const message = err instanceof Error ? err.message : "";
+    if (code === "EAI_AGAIN" || /temporary failure in name resolution/i.test(message)) {
       return new NetError("dns", "the resolver did not answer (EAI_AGAIN)", base);
     }
-    if (op === "lookup" || code === "ENOTFOUND" || code === "EAI_NONAME") {
-      return new NetError("dns", "name resolution failed (no such host)", base);
-    }
+    return new NetError("dns", "name resolution failed (no such host)", base);
   }
   const raw = rawKind(err);
   if (raw !== undefined) return new NetError(raw[0], raw[1], base);

@@ -167,7 +167,9 @@ export async function runCliIsolated(
       `mount --bind ${dir}/nsswitch.conf /etc/nsswitch.conf`,
       `mount --bind ${dir}/resolv.conf /etc/resolv.conf`,
       // A resolver that takes every query and never answers.
-      ...(silent ? ["socat -u UDP-RECV:53,bind=127.0.0.1 /dev/null &"] : []),
+      ...(silent
+        ? ["socat -u UDP-RECV:53,bind=127.0.0.1 /dev/null </dev/null >/dev/null 2>&1 &"]
+        : []),
       ...(options.setup ?? []),
       `exec "${Deno.execPath()}" run ${perms} main.ts ${quoted}`,
     ].join("\n");
