@@ -16,6 +16,9 @@ import { failedConnectState, type ProbeRecord, type ProbeState } from "../report
 import { escapeBytes } from "../report/safe_text.ts";
 import { formatDuration } from "../report/duration.ts";
 import { joinHostPort } from "./address.ts";
+import type { ConnFacts } from "./conn.ts";
+import type { MuxDialer } from "./mux_types.ts";
+import { TlsError } from "./tls.ts";
 
 /** What the reply must contain (`--expect`) or match (`--expect-re`). */
 export type ProbeExpect = { bytes: Uint8Array; text: string } | { re: RegExp; text: string };
@@ -28,10 +31,10 @@ export interface ShardTarget {
   host: string;
   /** Port, 1-65535. */
   port: number;
-  /** The resolved IP address to connect to. */
+  /** The resolved IP address to connect to (the name itself when a proxy resolves it). */
   ip: string;
-  /** Time the host's resolution took, ms (0 for an IP literal). */
-  resolveMs: number;
+  /** Time the host's resolution took, ms (0 for an IP literal; null when not resolved here). */
+  resolveMs: number | null;
 }
 
 /** Options of {@linkcode ProbeShard}. */
@@ -42,6 +45,11 @@ export interface ProbeShardOptions {
   send?: Uint8Array | null;
   /** What the reply must contain or match. @default {null} */
   expect?: ProbeExpect | null;
+  /**
+   * Makes each connection (the dial stack: proxy, TLS); it is given the
+   * target's host as `name`. @default {the loop's plain TCP connect}
+   */
+  dialer?: MuxDialer;
   /** Targets in progress at once (connect slots: at most 128 of them). @default {256} */
   maxOpen?: number;
   /** Gives the next target to dial, or undefined when there is none for now. */
@@ -68,6 +76,8 @@ interface ProbeTarget {
   reply: Uint8Array | null;
   replyLength: number;
   matched: boolean;
+  /** What the dial stack learned, once open. */
+  facts: ConnFacts | null;
 }
 
 function indexOfBytes(haystack: Uint8Array, needle: Uint8Array): number {
@@ -145,6 +155,7 @@ export class ProbeShard {
       const t = conn.state;
       const target = t.target;
       const error = result.error;
+      const facts = t.facts;
       let state: ProbeState;
       let failure: unknown = null;
       if (!result.connected) {
@@ -179,7 +190,10 @@ export class ProbeShard {
         state,
         timings: {
           resolveMs: roundMs(target.resolveMs),
-          connectMs: roundMs(result.connectMs),
+          // With layers the loop's connect time spans them all: report TCP alone.
+          connectMs: roundMs(facts?.timings.connectMs ?? result.connectMs),
+          proxyMs: roundMs(facts?.timings.proxyMs ?? null),
+          tlsMs: roundMs(facts?.timings.tlsMs ?? null),
           firstByteMs: roundMs(result.firstByteMs),
           totalMs: roundMs(result.totalMs),
         },
@@ -188,6 +202,8 @@ export class ProbeShard {
         reply: t.replyLength === 0
           ? null
           : escapeBytes(t.reply!.subarray(0, t.replyLength), { maxBytes: 256 }),
+        tls: facts?.tls ?? (error instanceof TlsError ? error.facts : null),
+        proxy: facts?.proxy ?? null,
         error: failure === null ? null : errorRecord(failure),
       }, failure);
       this.feed();
@@ -195,6 +211,7 @@ export class ProbeShard {
 
     this.mux = new Mux<ProbeTarget>({
       ...(options.signal === undefined ? {} : { signal: options.signal }),
+      ...(options.dialer === undefined ? {} : { dialer: options.dialer }),
       maxConnecting: maxOpen,
       maxOpen,
       readBufferSize: 4096,
@@ -204,6 +221,7 @@ export class ProbeShard {
       sharedFds: options.sharedFds ?? false,
       handler: {
         onOpen(conn) {
+          conn.state.facts = conn.conn?.facts ?? null;
           if (!checks) return conn.close();
           conn.setDeadline("total", timeoutMs);
           if (send !== null) conn.write(send);
@@ -241,7 +259,8 @@ export class ProbeShard {
       this.mux.dial({
         hostname: target.ip,
         port: target.port,
-        state: { target, reply: null, replyLength: 0, matched: false },
+        name: target.host,
+        state: { target, reply: null, replyLength: 0, matched: false, facts: null },
         read: this.#wantsReply,
         connectTimeoutMs: this.#timeoutMs,
       });
