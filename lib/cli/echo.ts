@@ -521,7 +521,7 @@ function summaryLine(s: HistogramSummary): string {
  * import { echoReportLines, echoRecord, planEcho } from "./echo.ts";
  * import type { EchoRunResult } from "../net/echo_driver.ts";
  * declare const result: EchoRunResult;
- * const plan = planEcho(["127.0.0.1", "7007"]);
+ * const plan = await planEcho(["127.0.0.1", "7007"]);
  * for (const line of echoReportLines(echoRecord(plan, result))) console.log(line);
  * ```
  */
