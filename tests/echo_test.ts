@@ -98,8 +98,8 @@ Deno.test("EchoState.stop() ends a --duration run after the replies in flight", 
 
 // --- planEcho: flags, validated before any socket opens ---
 
-Deno.test("planEcho() defaults to the recipe's two messages on one connection", () => {
-  const plan = planEcho(["127.0.0.1", "7"]);
+Deno.test("planEcho() defaults to the recipe's two messages on one connection", async () => {
+  const plan = await planEcho(["127.0.0.1", "7"]);
   assert.deepEqual(plan.messages, [enc("data1\n"), enc("data2\n")]);
   assert.equal(plan.count, 2);
   assert.equal(plan.connections, 1);
@@ -108,8 +108,8 @@ Deno.test("planEcho() defaults to the recipe's two messages on one connection", 
   assert.equal(plan.expect, undefined);
 });
 
-Deno.test("planEcho() reads every flag", () => {
-  const plan = planEcho([
+Deno.test("planEcho() reads every flag", async () => {
+  const plan = await planEcho([
     "[::1]",
     "6379",
     "-m",
@@ -147,8 +147,8 @@ Deno.test("planEcho() reads every flag", () => {
   assert.equal(plan.verbosity, 2);
 });
 
-Deno.test("planEcho() makes distinct random payloads for --size", () => {
-  const plan = planEcho(["127.0.0.1", "7", "--size", "64", "-n", "1000"]);
+Deno.test("planEcho() makes distinct random payloads for --size", async () => {
+  const plan = await planEcho(["127.0.0.1", "7", "--size", "64", "-n", "1000"]);
   assert.equal(plan.source, "size");
   assert.equal(plan.count, 1000);
   assert.equal(plan.messages.length, 16);
@@ -156,7 +156,7 @@ Deno.test("planEcho() makes distinct random payloads for --size", () => {
   assert.notDeepEqual(plan.messages[0], plan.messages[1]);
 });
 
-Deno.test("planEcho() rejects bad input with a UsageError", () => {
+Deno.test("planEcho() rejects bad input with a UsageError", async () => {
   const cases: [string[], RegExp][] = [
     [["127.0.0.1"], /missing HOST and PORT/],
     [["127.0.0.1", "0"], /invalid port "0"/],
@@ -186,7 +186,7 @@ Deno.test("planEcho() rejects bad input with a UsageError", () => {
     ],
   ];
   for (const [argv, message] of cases) {
-    assert.throws(() => planEcho(argv), (err: unknown) => {
+    await assert.rejects(() => planEcho(argv), (err: unknown) => {
       assert.ok(err instanceof UsageError, `${argv.join(" ")}: ${err}`);
       assert.match(err.message, message);
       return true;
@@ -447,8 +447,8 @@ Deno.test("tcpc echo refuses a 16 TiB window with exit 2 naming both values, at 
   assert.equal(r.out, "");
 });
 
-Deno.test("planEcho() accepts a window of exactly 1 GiB", () => {
-  const plan = planEcho(["127.0.0.1", "7", "--size", "1048576", "--pipeline", "1024"]);
+Deno.test("planEcho() accepts a window of exactly 1 GiB", async () => {
+  const plan = await planEcho(["127.0.0.1", "7", "--size", "1048576", "--pipeline", "1024"]);
   assert.equal(plan.pipeline, 1024);
   assert.equal(plan.messages[0]?.length, 1048576);
 });

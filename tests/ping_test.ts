@@ -27,12 +27,12 @@ Deno.test("pingStats() computes min/avg/max/mdev and loss like ping(8)", () => {
   ]);
 });
 
-Deno.test("planPing() validates before any socket and bounds the default count", () => {
-  const plan = planPing(["127.0.0.1", "80"]);
+Deno.test("planPing() validates before any socket and bounds the default count", async () => {
+  const plan = await planPing(["127.0.0.1", "80"]);
   assert.equal(plan.count, 4);
   assert.equal(plan.intervalMs, 1000);
   assert.equal(plan.timeoutMs, 2000);
-  assert.equal(planPing(["::1", "80", "-n", "0"]).count, 0);
+  assert.equal((await planPing(["::1", "80", "-n", "0"])).count, 0);
   for (
     const bad of [[], ["127.0.0.1"], ["127.0.0.1", "0"], ["h", "1", "x"], ["h", "1", "-n", "-1"], [
       "h",
@@ -41,7 +41,7 @@ Deno.test("planPing() validates before any socket and bounds the default count",
       "-6",
     ]]
   ) {
-    assert.throws(() => planPing(bad), UsageError, bad.join(" "));
+    await assert.rejects(() => planPing(bad), UsageError, bad.join(" "));
   }
 });
 

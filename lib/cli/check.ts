@@ -36,6 +36,12 @@ import type { CommandContext } from "./context.ts";
 import { STEP_FLAGS, stepsFromArgs } from "./steps.ts";
 import { parseHost, parsePort } from "./target.ts";
 import type { DialogStep } from "../net/dialog.ts";
+import type { ProxyFacts, TlsFacts } from "../facts.ts";
+import { certDaysText } from "../net/cert_days.ts";
+import { TlsError } from "../net/tls.ts";
+import { TLS_FLAGS } from "./tls_flags.ts";
+import { ROUTE_FLAGS } from "./proxy_flags.ts";
+import { type RoutePlan, routePlan, stackOptions } from "./route.ts";
 
 /** Usage text of `tcpc check`. */
 export const CHECK_HELP = `Usage: tcpc check HOST [PORT] [steps] [options]
@@ -56,11 +62,16 @@ Options:
   -t, --timeout DUR          time for each step (default 10s)
       --warning DUR          response time above DUR: WARNING
       --critical DUR         response time above DUR: CRITICAL
+      --cert-days W[,C]      with --tls: leaf valid for fewer than W days: WARNING,
+                             fewer than C days: CRITICAL (as check_tcp -D)
       --refused-state S      ok, warning or critical (default critical)
       --mismatch-state S     ok, warning or critical (default warning)
       --format F             text (default), json or prometheus
       --json                 the same as --format json
   -4, -6                     IPv4 or IPv6 only
+TLS and proxy: --tls, --sni, --alpn, --cacert, --cert, --key, -k, --starttls,
+  --proxy, --proxy-auth, --proxy-protocol, -s/--source, -p/--source-port
+  (as in tcpc HOST PORT --help)
   -v, --verbose              -v info, -vv debug (on stderr)
   -h, --help                 this help
 
@@ -71,6 +82,9 @@ a name that does not resolve).`;
 export const CHECK_FLAGS = {
   ...parseConfig(reportFlags()),
   ...STEP_FLAGS,
+  ...parseConfig(TLS_FLAGS),
+  ...parseConfig(ROUTE_FLAGS),
+  "cert-days": { type: "string" },
   "connect-timeout": { type: "string", short: "w" },
   ipv4: { type: "boolean", short: "4" },
   ipv6: { type: "boolean", short: "6" },
@@ -110,6 +124,25 @@ export interface CheckPlan {
   family: 4 | 6 | undefined;
   /** `-v` count. */
   verbosity: number;
+  /** How the target is reached: proxy, source, TLS. */
+  route: RoutePlan;
+  /** `--cert-days W[,C]`: days below which the leaf is WARNING, CRITICAL; or null. */
+  certDays: { warning: number; critical: number } | null;
+}
+
+/** `W[,C]` as check_tcp's `-D` reads it: C defaults to 0 (only an expired leaf is critical). */
+function certDaysFlag(text: string | undefined): CheckPlan["certDays"] {
+  if (text === undefined) return null;
+  const match = /^(\d{1,6})(?:,(\d{1,6}))?$/.exec(text);
+  if (match === null) {
+    throw new UsageError(`invalid --cert-days "${text}": use W or W,C (whole days)`);
+  }
+  const warning = Number(match[1]);
+  const critical = match[2] === undefined ? 0 : Number(match[2]);
+  if (critical > warning) {
+    throw new UsageError(`invalid --cert-days "${text}": C must not be above W`);
+  }
+  return { warning, critical };
 }
 
 function stateFlag(value: string | undefined, flag: string): NagiosStateName | undefined {
@@ -136,11 +169,11 @@ function stateFlag(value: string | undefined, flag: string): NagiosStateName | u
  * @example
  * ```ts
  * import { planCheck } from "./check.ts";
- * const plan = planCheck(["127.0.0.1", "--proto", "redis", "--warning", "50ms"]);
+ * const plan = await planCheck(["127.0.0.1", "--proto", "redis", "--warning", "50ms"]);
  * console.log(plan?.port, plan?.warningMs); // 6379 50
  * ```
  */
-export function planCheck(argv: string[]): CheckPlan | null {
+export async function planCheck(argv: string[]): Promise<CheckPlan | null> {
   const args = parseCommandLine(argv, { options: CHECK_FLAGS, command: "tcpc check" });
   if (boolFlag(args, "help")) return null;
   const [hostText, portText, ...extra] = args.positionals;
@@ -158,7 +191,14 @@ export function planCheck(argv: string[]): CheckPlan | null {
   if (boolFlag(args, "json") && formatText !== "json") {
     throw new UsageError(`conflicting flags --json and --format ${formatText}: give only one`);
   }
+  const route = await routePlan(args, { host });
+  const certDays = certDaysFlag(stringFlag(args, "cert-days"));
+  if (certDays !== null && route.tls === null) {
+    throw new UsageError("--cert-days needs --tls (or --starttls)");
+  }
   return {
+    route,
+    certDays,
     host,
     port,
     steps,
@@ -185,7 +225,10 @@ interface CheckRun {
   responseMs: number | null;
   resolveMs: number | null;
   connectMs: number | null;
+  proxyMs: number | null;
   tlsMs: number | null;
+  tls: TlsFacts | null;
+  proxy: ProxyFacts | null;
   addresses: string[];
   remoteAddress: string | null;
   dialog: DialogResult | null;
@@ -212,27 +255,43 @@ async function runOnce(plan: CheckPlan, signal: AbortSignal): Promise<CheckRun> 
     responseMs: null,
     resolveMs: null,
     connectMs: null,
+    proxyMs: null,
     tlsMs: null,
+    tls: null,
+    proxy: null,
     addresses: [],
     remoteAddress: null,
     dialog: null,
   };
   let conn: Conn;
   try {
-    conn = await dialStack(plan.host, plan.port, {
-      connectTimeoutMs: plan.connectTimeoutMs,
-      signal,
-      onResolved: (addresses, resolveMs) => {
-        run.addresses = addresses;
-        run.resolveMs = resolveMs;
-      },
-      ...(plan.family === undefined ? {} : { family: plan.family }),
-    });
-    run.connectMs = conn.facts.timings.connectMs ?? 0;
+    conn = await dialStack(
+      plan.host,
+      plan.port,
+      stackOptions(plan.host, plan.port, {
+        route: plan.route,
+        base: {
+          connectTimeoutMs: plan.connectTimeoutMs,
+          signal,
+          onResolved: (addresses, resolveMs) => {
+            run.addresses = addresses;
+            run.resolveMs = resolveMs;
+          },
+          ...(plan.family === undefined ? {} : { family: plan.family }),
+        },
+      }),
+    );
+    const { facts } = conn;
+    run.connectMs = facts.timings.connectMs ?? 0;
+    run.proxyMs = facts.timings.proxyMs;
+    run.tlsMs = facts.timings.tlsMs;
+    run.tls = facts.tls;
+    run.proxy = facts.proxy;
     run.remoteAddress = conn.remoteAddress;
   } catch (err) {
     if (signal.aborted && errorKind(err) !== "timeout") throw signal.reason;
     run.error = err;
+    if (err instanceof TlsError) run.tls = err.facts;
     const kind = errorKind(err);
     run.result = kind === "refused"
       ? { type: "refused" }
@@ -253,7 +312,6 @@ async function runOnce(plan: CheckPlan, signal: AbortSignal): Promise<CheckRun> 
         signal,
       });
       run.dialog = dialog;
-      run.tlsMs = conn.facts.timings.tlsMs;
       const err = dialog.error;
       // check_tcp's messages have no step: name it when there is more than one.
       const where = err !== null && plan.steps.length > 1
@@ -299,13 +357,31 @@ function metricsOf(plan: CheckPlan, run: CheckRun, state: NagiosState): ProbeMet
         (remote.match(/:/g)?.length ?? 0) > 1
       ? 6
       : 4,
-    tls: null,
+    tls: run.tls,
     failedDueToRegex: hasExpect ? run.dialog?.error instanceof DialogVerifyError : null,
     failure: run.error === null ? null : {
       phase: failurePhase(run),
       reason: errorKind(run.error),
       step: run.dialog?.error?.step ?? null,
     },
+  };
+}
+
+/** `--cert-days W,C` against the leaf: WARNING below W days, CRITICAL below C (check_tcp -D). */
+function certState(
+  plan: CheckPlan,
+  run: CheckRun,
+): { state: NagiosState; message: string } | null {
+  const leaf = run.tls?.certificate ?? null;
+  if (plan.certDays === null || leaf === null) return null;
+  const { warning, critical } = plan.certDays;
+  const state: NagiosState = leaf.daysLeft < critical ? 2 : leaf.daysLeft < warning ? 1 : 0;
+  if (state === 0) return null;
+  return {
+    state,
+    message: `${
+      certDaysText(leaf.daysLeft, leaf.notAfter)
+    }, under --cert-days ${warning},${critical}`,
   };
 }
 
@@ -325,7 +401,7 @@ function metricsOf(plan: CheckPlan, run: CheckRun, state: NagiosState): ProbeMet
 export async function runCheck(argv: string[], ctx: CommandContext): Promise<number> {
   let plan: CheckPlan | null;
   try {
-    plan = planCheck(argv);
+    plan = await planCheck(argv);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     ctx.out(escapeLine(`TCP UNKNOWN - ${err.message}`));
@@ -337,7 +413,11 @@ export async function runCheck(argv: string[], ctx: CommandContext): Promise<num
   }
   await ctx.setVerbosity(plan.verbosity);
   const run = await runOnce(plan, ctx.signal);
+  const perf = [
+    ...(run.proxyMs === null ? [] : [{ label: "proxy", ms: run.proxyMs }]),
+  ];
   const extraPerf = [
+    ...perf,
     ...(run.tlsMs === null ? [] : [{ label: "tls", ms: run.tlsMs }]),
     ...(run.dialog?.steps ?? []).map((s) => ({ label: `step${s.step}`, ms: s.ms })),
   ];
@@ -350,12 +430,19 @@ export async function runCheck(argv: string[], ctx: CommandContext): Promise<num
     timeoutMs: plan.connectTimeoutMs,
     extraPerf,
   };
-  const { state, line } = renderNagios(outcome, {
+  let { state, line } = renderNagios(outcome, {
     refusedState: plan.refusedState,
     mismatchState: plan.mismatchState,
     ...(plan.warningMs === undefined ? {} : { warningMs: plan.warningMs }),
     ...(plan.criticalMs === undefined ? {} : { criticalMs: plan.criticalMs }),
   });
+  const cert = certState(plan, run);
+  if (cert !== null && cert.state > state) {
+    // check_tcp -D: the certificate's verdict replaces the line; the perfdata stays.
+    const perfdata = line.includes("|") ? line.slice(line.indexOf("|")) : "";
+    state = cert.state;
+    line = `${outcome.label} ${NAGIOS_STATE_TEXT[state]} - ${cert.message}${perfdata}`;
+  }
   if (plan.format === "text") ctx.out(escapeLine(line));
   else if (plan.format === "prometheus") {
     ctx.out(renderPrometheus([metricsOf(plan, run, state)]).trimEnd());
@@ -367,7 +454,14 @@ export async function runCheck(argv: string[], ctx: CommandContext): Promise<num
       code: state,
       line,
       responseMs: run.responseMs,
-      timings: { resolveMs: run.resolveMs, connectMs: run.connectMs, tlsMs: run.tlsMs },
+      timings: {
+        resolveMs: run.resolveMs,
+        connectMs: run.connectMs,
+        proxyMs: run.proxyMs,
+        tlsMs: run.tlsMs,
+      },
+      tls: run.tls,
+      proxy: run.proxy,
       firstByteMs: run.dialog?.firstByteMs ?? null,
       steps: run.dialog?.steps ?? [],
       error: run.error === null ? null : {

@@ -7,6 +7,10 @@
  * @module
  */
 
+import type { ProxyFacts, TlsFacts } from "../facts.ts";
+import { TLS_FLAGS } from "./tls_flags.ts";
+import { ROUTE_FLAGS } from "./proxy_flags.ts";
+import { routeDialer, type RoutePlan, routePlan } from "./route.ts";
 import { type ErrorKind, errorKind, UsageError } from "../errors.ts";
 import { log } from "../log.ts";
 import { joinHostPort } from "../net/address.ts";
@@ -154,6 +158,8 @@ export const ECHO_TABLE: FlagTable = [
       "far is printed, and tcpc exits 4",
     section: "deadlines",
   },
+  ...TLS_FLAGS,
+  ...ROUTE_FLAGS,
   ...reportFlags({
     verbose: "-v info, -vv also every sent:/recv: chunk (for small runs)",
     verboseDoc: "`-v` logs each connection's life (connected, half-close, closed). `-vv` also " +
@@ -247,6 +253,8 @@ export interface EchoPlan {
   json: boolean;
   /** 0, 1 (-v) or 2 (-vv). */
   verbosity: number;
+  /** How the target is reached: proxy, source, TLS. */
+  route: RoutePlan;
 }
 
 function setIf<T extends object, K extends keyof T>(target: T, key: K, value: T[K] | undefined) {
@@ -272,15 +280,17 @@ function randomPayloads(size: number, count: number): Uint8Array[] {
  * @example
  * ```ts
  * import { planEcho } from "./echo.ts";
- * const plan = planEcho(["127.0.0.1", "7007", "-c", "10", "-n", "100"]);
+ * const plan = await planEcho(["127.0.0.1", "7007", "-c", "10", "-n", "100"]);
  * console.log(plan.connections, plan.count); // 10 100
  * ```
  */
-export function planEcho(argv: string[]): EchoPlan {
-  return planFromArgs(parseCommandLine(argv, { options: ECHO_FLAGS, command: "tcpc echo" }));
+export async function planEcho(argv: string[]): Promise<EchoPlan> {
+  return await planFromArgs(
+    parseCommandLine(argv, { options: ECHO_FLAGS, command: "tcpc echo" }),
+  );
 }
 
-function planFromArgs(args: ParsedArgs): EchoPlan {
+async function planFromArgs(args: ParsedArgs): Promise<EchoPlan> {
   const { host, port } = parseHostPort(args.positionals, "echo");
   const texts = stringsFlag(args, "message");
   const size = intFlag(args, "size", { min: 1, max: MAX_SIZE });
@@ -335,6 +345,7 @@ function planFromArgs(args: ParsedArgs): EchoPlan {
     replyTimeoutMs,
     json: boolFlag(args, "json"),
     verbosity: countFlag(args, "verbose"),
+    route: await routePlan(args, { host }),
   };
   if (expectText !== undefined) {
     const expect = parseEscapes(expectText, "--expect");
@@ -375,8 +386,14 @@ export interface EchoRecord {
   rate: { messagesPerSec: number; sentBytesPerSec: number; receivedBytesPerSec: number };
   /** Round-trip time of verified replies, microseconds. */
   rttUs: HistogramSummary;
-  /** Time to connect (resolve excluded), microseconds. */
+  /** Time to connect (resolve excluded; with layers until the top one was ready), microseconds. */
   connectUs: HistogramSummary;
+  /** The first connection's phase times, ms (null: the phase did not happen). */
+  timings: { connectMs: number | null; proxyMs: number | null; tlsMs: number | null };
+  /** What TLS learned on the first connection (or on the first that failed in TLS), or null. */
+  tls: TlsFacts | null;
+  /** The proxy gone through, or null. */
+  proxy: ProxyFacts | null;
   /** Failed connections by error kind (only kinds that occurred). */
   errors: Partial<Record<ErrorKind, number>>;
   /** The first reply that differed, or null. */
@@ -432,7 +449,7 @@ function perSecond(amount: number, ms: number): number {
  * import { echoRecord, planEcho } from "./echo.ts";
  * import type { EchoRunResult } from "../net/echo_driver.ts";
  * declare const result: EchoRunResult;
- * console.log(JSON.stringify(echoRecord(planEcho(["127.0.0.1", "7007"]), result)));
+ * console.log(JSON.stringify(echoRecord(await planEcho(["127.0.0.1", "7007"]), result)));
  * ```
  */
 export function echoRecord(plan: EchoPlan, result: EchoRunResult): EchoRecord {
@@ -479,6 +496,13 @@ export function echoRecord(plan: EchoPlan, result: EchoRunResult): EchoRecord {
     },
     rttUs: roundSummary(result.rtt.summary()),
     connectUs: roundSummary(result.connect.summary()),
+    timings: {
+      connectMs: roundMs(result.facts?.timings.connectMs ?? null),
+      proxyMs: roundMs(result.facts?.timings.proxyMs ?? null),
+      tlsMs: roundMs(result.facts?.timings.tlsMs ?? null),
+    },
+    tls: result.facts?.tls ?? result.failedTls,
+    proxy: result.facts?.proxy ?? null,
     errors,
     mismatch,
     error: decisive === null ? null : errorRecord(decisive),
@@ -517,7 +541,7 @@ function summaryLine(s: HistogramSummary): string {
  * import { echoReportLines, echoRecord, planEcho } from "./echo.ts";
  * import type { EchoRunResult } from "../net/echo_driver.ts";
  * declare const result: EchoRunResult;
- * const plan = planEcho(["127.0.0.1", "7007"]);
+ * const plan = await planEcho(["127.0.0.1", "7007"]);
  * for (const line of echoReportLines(echoRecord(plan, result))) console.log(line);
  * ```
  */
@@ -585,6 +609,16 @@ export async function runEcho(argv: string[], ctx: CommandContext): Promise<numb
   setIf(options, "durationMs", plan.durationMs);
   setIf(options, "connectTimeoutMs", plan.connectTimeoutMs);
   setIf(options, "family", plan.family);
+  setIf(
+    options,
+    "dialer",
+    routeDialer({
+      route: plan.route,
+      base: plan.family === undefined ? {} : { family: plan.family },
+    }),
+  );
+  // Through a proxy the name goes to the proxy's layer.
+  if (plan.route.proxy !== null) options.resolveHere = false;
   if (plan.verbosity >= 2) {
     options.onSent = (connection, bytes) =>
       logger.debug(`conn ${connection}: sent: ${bytes.length} bytes "${preview(bytes)}"`);

@@ -38,6 +38,12 @@ import { roundMs, roundRate } from "../report/numbers.ts";
 import type { ParseArgsOptionsConfig } from "node:util";
 import { formatDuration } from "../report/duration.ts";
 import { checkFamily, parseHostPort } from "./target.ts";
+import type { ProxyFacts, TlsFacts } from "../facts.ts";
+import type { ConnFacts } from "../net/conn.ts";
+import { TlsError } from "../net/tls.ts";
+import { TLS_FLAGS } from "./tls_flags.ts";
+import { ROUTE_FLAGS } from "./proxy_flags.ts";
+import { routeDialer, type RoutePlan, routePlan } from "./route.ts";
 
 /**
  * The flags of `tcpc ping`: the one source of its parse config, `--help`
@@ -72,6 +78,8 @@ export const PING_TABLE: FlagTable = [
   ...withHelp(DIAL_FLAGS, {
     "connect-timeout": { help: "time for each connect (default 2s)" },
   }),
+  ...TLS_FLAGS,
+  ...ROUTE_FLAGS,
   ...reportFlags({ json: "JSON Lines: one record per attempt, then a summary" }),
 ];
 
@@ -92,6 +100,8 @@ export const PING_HELP: string = helpText({
     meanings: {
       0: "at least one attempt connected",
       1: "no attempt connected",
+      7: "no attempt connected, the last one failed in TLS",
+      8: "no attempt connected, the last one failed at the proxy",
       3: "HOST does not resolve",
       5: "the sandbox refused the target",
     },
@@ -130,6 +140,8 @@ export interface PingPlan {
   json: boolean;
   /** 0, 1 (-v) or 2 (-vv). */
   verbosity: number;
+  /** How the target is reached: proxy, source, TLS. */
+  route: RoutePlan;
 }
 
 /** One JSON Lines record per attempt. */
@@ -142,10 +154,21 @@ export interface PingAttemptRecord {
   address: string;
   /** `open`, or the failure: `closed`, `timeout`, `unreachable`, `error`. */
   state: ProbeState;
-  /** Connect time, ms; null when it failed. */
+  /** Connect time, ms; null when it failed (with layers: until the top layer was ready). */
   connectMs: number | null;
   /** Time the attempt took, ms. */
   totalMs: number;
+  /** Per-phase times, ms; null when the phase did not happen. */
+  timings: {
+    resolveMs: number | null;
+    connectMs: number | null;
+    proxyMs: number | null;
+    tlsMs: number | null;
+  };
+  /** What TLS learned (also when verification failed), or null. */
+  tls: TlsFacts | null;
+  /** The proxy gone through, or null. */
+  proxy: ProxyFacts | null;
   /** What went wrong, or null. */
   error: ErrorRecord | null;
 }
@@ -164,14 +187,16 @@ export interface PingSummaryRecord extends PingStats {
  * @example
  * ```ts
  * import { planPing } from "./ping.ts";
- * console.log(planPing(["127.0.0.1", "6379", "-n", "10"]).count); // 10
+ * console.log((await planPing(["127.0.0.1", "6379", "-n", "10"])).count); // 10
  * ```
  */
-export function planPing(argv: string[]): PingPlan {
-  return planFromArgs(parseCommandLine(argv, { options: PING_FLAGS, command: "tcpc ping" }));
+export async function planPing(argv: string[]): Promise<PingPlan> {
+  return await planFromArgs(
+    parseCommandLine(argv, { options: PING_FLAGS, command: "tcpc ping" }),
+  );
 }
 
-function planFromArgs(args: ParsedArgs): PingPlan {
+async function planFromArgs(args: ParsedArgs): Promise<PingPlan> {
   const { host, port } = parseHostPort(args.positionals, "ping");
   const family = familyFlag(args);
   checkFamily(host, family);
@@ -186,6 +211,7 @@ function planFromArgs(args: ParsedArgs): PingPlan {
     family,
     json: boolFlag(args, "json"),
     verbosity: countFlag(args, "verbose"),
+    route: await routePlan(args, { host }),
   };
 }
 
@@ -215,8 +241,14 @@ export async function runPing(argv: string[], ctx: CommandContext): Promise<numb
   };
   if (plan.family !== undefined) resolveOptions.family = plan.family;
   // Resolved once, like tcping: every attempt measures the connect alone.
-  const [ip] = await resolve(plan.host, resolveOptions);
+  // Through a proxy the name goes to the proxy's layer (socks5h, socks4a and
+  // http resolve it at the proxy).
+  const [ip] = plan.route.proxy !== null ? [plan.host] : await resolve(plan.host, resolveOptions);
   const hostname = ip ?? plan.host;
+  const dialer = routeDialer({
+    route: plan.route,
+    base: plan.family === undefined ? {} : { family: plan.family },
+  });
   const address = joinHostPort(hostname, plan.port);
   log("ping").info(
     `pinging ${address} ${plan.count === 0 ? "until interrupted" : `${plan.count} times`}, every ${
@@ -225,15 +257,24 @@ export async function runPing(argv: string[], ctx: CommandContext): Promise<numb
   );
   const times: (number | null)[] = [];
   let denied: unknown = null;
+  let lastError: unknown = null;
   let seq = 0;
   let lastStart = 0;
+  const facts = new Map<number, ConnFacts>();
   const mux = new Mux<number>({
+    ...(dialer === undefined ? {} : { dialer }),
     signal: ctx.signal,
     maxConnecting: 1,
     handler: {
-      onOpen: (conn) => conn.close(),
+      onOpen: (conn) => {
+        if (conn.conn !== null) facts.set(conn.state, conn.conn.facts);
+        conn.close();
+      },
       onClose: (conn, result) => {
         if (result.reason === "aborted") return;
+        const learned = facts.get(conn.state) ?? null;
+        facts.delete(conn.state);
+        if (!result.connected) lastError = result.error;
         const state = result.connected
           ? "open"
           : failedConnectState(errorRecord(result.error).kind);
@@ -246,6 +287,15 @@ export async function runPing(argv: string[], ctx: CommandContext): Promise<numb
           state,
           connectMs: roundMs(result.connectMs),
           totalMs: roundMs(result.totalMs),
+          timings: {
+            resolveMs: roundMs(learned?.timings.resolveMs ?? null),
+            connectMs: roundMs(learned?.timings.connectMs ?? result.connectMs),
+            proxyMs: roundMs(learned?.timings.proxyMs ?? null),
+            tlsMs: roundMs(learned?.timings.tlsMs ?? null),
+          },
+          tls: learned?.tls ??
+            (result.error instanceof TlsError ? result.error.facts : null),
+          proxy: learned?.proxy ?? null,
           error: result.connected ? null : errorRecord(result.error),
         };
         if (plan.json) ctx.out(JSON.stringify(record));
@@ -270,6 +320,7 @@ export async function runPing(argv: string[], ctx: CommandContext): Promise<numb
     mux.dial({
       hostname,
       port: plan.port,
+      name: plan.host,
       state: seq,
       read: false,
       connectTimeoutMs: plan.timeoutMs,
@@ -301,5 +352,8 @@ export async function runPing(argv: string[], ctx: CommandContext): Promise<numb
   if (times.some((t) => t !== null)) return 0;
   // The sandbox refusing the target is a set-up problem: say so (exit 5).
   if (denied !== null) throw denied;
+  // TLS and the proxy have exit codes of their own (7, 8): the last attempt's says which.
+  const kind = errorKind(lastError);
+  if (kind === "tls" || kind === "proxy") return EXIT_CODES[kind];
   return EXIT_CODES.refused;
 }

@@ -52,6 +52,10 @@ import { type ProbeExpect, ProbeShard, type ShardTarget } from "../net/probe_sha
 import { roundMs } from "../report/numbers.ts";
 import type { ProbeWorkerChunk, ProbeWorkerDone, ProbeWorkerInit } from "../net/probe_worker.ts";
 import { parseTargetRanges } from "./target.ts";
+import { type ProbeMetrics, renderPrometheus } from "../report/prometheus.ts";
+import { TLS_FLAGS } from "./tls_flags.ts";
+import { ROUTE_FLAGS } from "./proxy_flags.ts";
+import { isPlainRoute, routeDialer, type RoutePlan, routePlan } from "./route.ts";
 
 /**
  * The flags of `tcpc probe`: the one source of its parse config, `--help`
@@ -128,6 +132,26 @@ export const PROBE_TABLE: FlagTable = [
         "again, counted from the connect",
     },
   }),
+  ...TLS_FLAGS,
+  {
+    name: "cert-days",
+    type: "string",
+    value: "N",
+    help: "with --tls: a leaf certificate valid for fewer than N more days fails the target",
+    doc: "with `--tls`: a target whose leaf certificate is valid for fewer than N more days " +
+      "fails (state `tls`), like `check_tcp -D`",
+    section: "tls",
+  },
+  ...ROUTE_FLAGS,
+  {
+    name: "format",
+    type: "string",
+    value: "FMT",
+    help: "text (default), json (= --json) or prometheus (one series per target)",
+    doc: "`text` (default), `json` (the same as `--json`) or `prometheus`: exposition text " +
+      "with one series per target, for node_exporter's textfile collector",
+    section: "output",
+  },
   ...reportFlags({ json: "JSON Lines: one record per target, in target order" }),
 ];
 
@@ -143,7 +167,7 @@ export const PROBE_TABLE: FlagTable = [
 export const PROBE_HELP: string = helpText({
   usage: "Usage: tcpc probe TARGET... [options]",
   summary: `Connect to many ports at once and report each: open, closed, timeout,
-unreachable, dns-error or mismatch.
+unreachable, dns-error, mismatch, tls, proxy or error.
 
 TARGET: host:port, host:lo-hi, host:p1,p2,... (items may be ranges), [v6addr]:port`,
   table: PROBE_TABLE,
@@ -183,8 +207,14 @@ export interface ProbePlan {
   send: Uint8Array | null;
   /** What the reply must contain or match, or null. */
   expect: ProbeExpect | null;
-  /** JSON Lines output. */
+  /** JSON Lines output (`--json`, `--format json`). */
   json: boolean;
+  /** Output format. */
+  format: "text" | "json" | "prometheus";
+  /** How targets are reached: proxy, source, TLS. */
+  route: RoutePlan;
+  /** `--cert-days`: least days the leaf must stay valid, or null. */
+  certDays: number | null;
   /** 0, 1 (-v) or 2 (-vv). */
   verbosity: number;
   /** Worker threads asked for with `--workers`, or null: decided by the run's size. */
@@ -272,25 +302,55 @@ async function planFromArgs(args: ParsedArgs): Promise<ProbePlan> {
   if (send === "") throw new UsageError(`invalid --send "": empty`);
   const timeoutMs = durationFlag(args, "connect-timeout") ?? 2000;
   if (timeoutMs <= 0) throw new UsageError(`invalid --connect-timeout: must be above 0`);
+  const format = formatFlag(args);
+  // SNI defaults to each target's own name (lib/cli/route.ts routeDialer): the
+  // plan's host is an IP literal so that only --sni fixes it for all.
+  const route = await routePlan(args, { host: "0.0.0.0" });
+  const certDays = intFlag(args, "cert-days", { min: 0, max: 100_000 }) ?? null;
+  if (certDays !== null && route.tls === null) {
+    throw new UsageError("--cert-days needs --tls (or --starttls)");
+  }
   return {
     targets,
     concurrency: intFlag(args, "concurrency", { min: 1, max: 100_000 }) ?? 256,
     timeoutMs,
     send: send === undefined ? null : parseEscapes(send, "--send"),
     expect,
-    json: boolFlag(args, "json"),
+    json: format === "json",
+    format,
+    route,
+    certDays,
     verbosity: countFlag(args, "verbose"),
     workers: intFlag(args, "workers", { min: 0, max: 16 }) ?? null,
   };
+}
+
+/** `--format` and `--json`, checked against each other. */
+function formatFlag(args: ParsedArgs): ProbePlan["format"] {
+  const json = boolFlag(args, "json");
+  const text = stringFlag(args, "format") ?? (json ? "json" : "text");
+  if (text !== "text" && text !== "json" && text !== "prometheus") {
+    throw new UsageError(`invalid --format "${text}": use text, json or prometheus`);
+  }
+  if (json && text !== "json") {
+    throw new UsageError(`conflicting flags --json and --format ${text}: give only one`);
+  }
+  return text;
 }
 
 /** Resolves each distinct host once (IP literals cost nothing), a few at a time. */
 async function resolveHosts(
   plan: ProbePlan,
   signal: AbortSignal,
-): Promise<Map<string, { address: string | null; ms: number; error: unknown }>> {
+): Promise<Resolved> {
   const hosts = [...new Set(plan.targets.map((t) => t.host))];
-  const found = new Map<string, { address: string | null; ms: number; error: unknown }>();
+  const found: Resolved = new Map();
+  if (plan.route.proxy !== null) {
+    // Through a proxy the name goes to the proxy's layer: socks5h, socks4a and
+    // http let the proxy resolve it; socks5 and socks4 resolve it there.
+    for (const host of hosts) found.set(host, { address: host, ms: null, error: null });
+    return found;
+  }
   let next = 0;
   const worker = async () => {
     while (next < hosts.length) {
@@ -352,7 +412,7 @@ interface Tally {
   events: number;
 }
 
-type Resolved = Map<string, { address: string | null; ms: number; error: unknown }>;
+type Resolved = Map<string, { address: string | null; ms: number | null; error: unknown }>;
 
 /** How `probe` runs: the plan plus what was decided before the first connect. */
 interface RunSetup {
@@ -363,9 +423,15 @@ interface RunSetup {
   width: number;
   tally: Tally;
   warnFdLimit: (cap: number) => void;
+  /** With `--format prometheus`: each target's metrics, in target order once done. */
+  metrics: ProbeMetrics[] | null;
 }
 
-function dnsErrorRecord(host: string, port: number, found: { ms: number; error: unknown }) {
+function dnsErrorRecord(
+  host: string,
+  port: number,
+  found: { ms: number | null; error: unknown },
+): ProbeRecord {
   return {
     target: joinHostPort(host, port),
     host,
@@ -375,12 +441,16 @@ function dnsErrorRecord(host: string, port: number, found: { ms: number; error: 
     timings: {
       resolveMs: roundMs(found.ms),
       connectMs: null,
+      proxyMs: null,
+      tlsMs: null,
       firstByteMs: null,
-      totalMs: roundMs(found.ms),
+      totalMs: roundMs(found.ms ?? 0),
     },
     bytesSent: 0,
     bytesReceived: 0,
     reply: null,
+    tls: null,
+    proxy: null,
     error: errorRecord(found.error),
   };
 }
@@ -389,7 +459,10 @@ function dnsErrorRecord(host: string, port: number, found: { ms: number; error: 
  * Worker threads for this run: 1 (this thread only) for small runs, when a
  * host did not resolve (its records are made here), when the sandbox does not
  * grant every address outright (the refusal is reported from here), and with
- * `--send`/`--expect`. The last because, measured on Deno 2.9.6, a worker
+ * `--send`/`--expect`, with a proxy, a source address, TLS or
+ * `--format prometheus` (the dial stack and the metrics stay on this thread:
+ * a worker gets only plain data, and a TLS connection has its read pending
+ * like `--expect`). The `--send`/`--expect` case because, measured on Deno 2.9.6, a worker
  * holding thousands of open connections with a read pending misses most of
  * their resets (5,000 reset at once: ~3,750 reads never settled until their
  * deadline; tests/hostile_test.ts), while this thread sees every one. A
@@ -398,6 +471,7 @@ function dnsErrorRecord(host: string, port: number, found: { ms: number; error: 
 function workerCount(plan: ProbePlan, resolved: Resolved): number {
   const total = plan.targets.length;
   if (plan.send !== null || plan.expect !== null) return 1;
+  if (!isPlainRoute(plan.route) || plan.format === "prometheus") return 1;
   const asked = plan.workers ?? (total >= WORKER_THRESHOLD ? DEFAULT_WORKERS : 1);
   if (asked <= 1) return 1;
   for (const found of resolved.values()) {
@@ -480,7 +554,7 @@ async function probe(plan: ProbePlan, ctx: CommandContext): Promise<number> {
     48,
     Math.max(6, ...plan.targets.slice(0, 10_000).map((t) => joinHostPort(t.host, t.port).length)),
   );
-  if (!plan.json) ctx.out(formatProbeHeader(width));
+  if (plan.format === "text") ctx.out(formatProbeHeader(width));
   const tally: Tally = { counts: {}, done: 0, denied: null, events: 0 };
   let fdWarned = false;
   const setup: RunSetup = {
@@ -490,6 +564,7 @@ async function probe(plan: ProbePlan, ctx: CommandContext): Promise<number> {
     maxOpen,
     width,
     tally,
+    metrics: plan.format === "prometheus" ? new Array(total) : null,
     warnFdLimit: (cap) => {
       if (fdWarned) return;
       fdWarned = true;
@@ -515,7 +590,8 @@ async function probe(plan: ProbePlan, ctx: CommandContext): Promise<number> {
 
   const elapsedMs = performance.now() - started;
   const counts = tally.counts;
-  if (!plan.json) ctx.out(formatProbeSummary(counts, elapsedMs));
+  if (plan.format === "text") ctx.out(formatProbeSummary(counts, elapsedMs));
+  if (setup.metrics !== null) ctx.out(renderPrometheus(setup.metrics).trimEnd());
   logger.info(
     `${tally.done} targets in ${formatDuration(elapsedMs)} (${
       Math.round(tally.done / (elapsedMs / 1000))
@@ -551,6 +627,10 @@ async function probeHere(setup: RunSetup): Promise<void> {
   const finish = (index: number, record: ProbeRecord) => {
     tally.done++;
     tally.counts[record.state] = (tally.counts[record.state] ?? 0) + 1;
+    if (setup.metrics !== null) {
+      setup.metrics[index] = probeMetrics(record, plan.expect !== null);
+      return;
+    }
     pending.set(index, plan.json ? JSON.stringify(record) : formatProbeRow(record, width));
     for (let line = pending.get(nextEmit); line !== undefined; line = pending.get(nextEmit)) {
       pending.delete(nextEmit++);
@@ -578,7 +658,12 @@ async function probeHere(setup: RunSetup): Promise<void> {
     }
     return undefined;
   };
+  const dialer = routeDialer({
+    route: plan.route,
+    ...(plan.certDays === null ? {} : { certDays: plan.certDays }),
+  });
   const shard = new ProbeShard({
+    ...(dialer === undefined ? {} : { dialer }),
     signal: ctx.signal,
     timeoutMs: plan.timeoutMs,
     send: plan.send,
@@ -599,6 +684,55 @@ async function probeHere(setup: RunSetup): Promise<void> {
   }
 }
 
+/** Where a failed probe stopped, for `probe_failure_info{phase}`. */
+function failurePhase(record: ProbeRecord): string {
+  switch (record.state) {
+    case "dns-error":
+      return "resolve";
+    case "tls":
+    case "proxy":
+      return record.state;
+    case "mismatch":
+      return "dialog";
+    default:
+      // A timeout after the connect is the reply's.
+      return record.timings.connectMs !== null ? "dialog" : "connect";
+  }
+}
+
+/**
+ * One target's record as Prometheus metrics (lib/report/prometheus.ts).
+ *
+ * @example
+ * ```ts
+ * import { probeMetrics } from "./probe.ts";
+ * import type { ProbeRecord } from "../report/probe_table.ts";
+ * declare const record: ProbeRecord;
+ * console.log(probeMetrics(record, false).success);
+ * ```
+ */
+export function probeMetrics(record: ProbeRecord, expects: boolean): ProbeMetrics {
+  const address = record.address;
+  return {
+    target: record.target,
+    success: record.state === "open",
+    durationMs: record.timings.totalMs,
+    resolveMs: record.timings.resolveMs,
+    connectMs: record.timings.connectMs,
+    tlsMs: record.timings.tlsMs,
+    firstByteMs: record.timings.firstByteMs,
+    // Through a proxy the address is the target's name: no family to tell.
+    ipProtocol: address === null || record.proxy !== null ? null : address.startsWith("[") ? 6 : 4,
+    tls: record.tls,
+    failedDueToRegex: expects ? record.state === "mismatch" : null,
+    failure: record.state === "open" ? null : {
+      phase: failurePhase(record),
+      reason: record.error?.kind ?? record.state,
+      step: null,
+    },
+  };
+}
+
 /**
  * The run split over worker threads (lib/net/probe_worker.ts) in chunks of
  * consecutive targets, handed out as workers finish them; output goes out
@@ -613,7 +747,7 @@ async function probeInWorkers(setup: RunSetup, workers: number): Promise<void> {
   const hosts: ProbeWorkerInit["hosts"] = [];
   for (const [host, found] of resolved) {
     hostIds.set(host, hosts.length);
-    hosts.push({ host, ip: found.address!, resolveMs: found.ms });
+    hosts.push({ host, ip: found.address!, resolveMs: found.ms ?? 0 });
   }
   const chunkSize = Math.max(64, Math.min(CHUNK_SIZE, Math.ceil(total / (workers * 8))));
   const chunkCount = Math.ceil(total / chunkSize);

@@ -13,7 +13,9 @@ import type { Conn } from "../net/conn.ts";
 import type { DialOptions, SourceOptions } from "../net/dial.ts";
 import { proxyLayer } from "../net/proxy.ts";
 import { proxyHeaderLayer } from "../net/proxy_header.ts";
-import type { Layer, StackOptions } from "../net/stack.ts";
+import { certDaysError } from "../net/cert_days.ts";
+import type { MuxDialer } from "../net/mux_types.ts";
+import { dialStack, type Layer, type StackOptions } from "../net/stack.ts";
 import { startTls } from "../net/starttls.ts";
 import { tlsLayer, type TlsLayerOptions } from "../net/tls.ts";
 import { type ParsedArgs, stringFlag } from "./args.ts";
@@ -162,4 +164,76 @@ export function stackOptions(
   }
   stack.layers = layers;
   return stack;
+}
+
+/**
+ * True when `route` asks for nothing beyond a plain TCP connect: the engines
+ * then keep their default dialer (the fast path of a port sweep).
+ *
+ * @example
+ * ```ts
+ * import { isPlainRoute } from "./route.ts";
+ * console.log(isPlainRoute({ proxy: null, proxyProtocol: null, source: null, tls: null })); // true
+ * ```
+ */
+export function isPlainRoute(route: RoutePlan): boolean {
+  return route.proxy === null && route.proxyProtocol === null && route.source === null &&
+    route.tls === null;
+}
+
+/** Options of {@linkcode routeDialer}. */
+export interface RouteDialerOptions {
+  /** The route every connection takes. */
+  route: RoutePlan;
+  /** Dial options besides the signal and Nagle (family, keep-alive). @default {{}} */
+  base?: DialOptions;
+  /** With TLS: a leaf with fewer whole days left fails the dial (kind `tls`). @default {undefined} */
+  certDays?: number;
+}
+
+/**
+ * A readiness-loop dialer (lib/net/mux.ts) that runs the whole dial stack
+ * along `route`, or undefined for a plain route (the loop's own TCP dialer is
+ * faster). Each target's name (`DialTarget.name`) is what the proxy is asked
+ * for and what TLS sends as SNI and verifies (unless `--sni` fixed it); the
+ * loop's deadline reaches every layer through the signal.
+ *
+ * @example
+ * ```ts
+ * import { routeDialer } from "./route.ts";
+ * const dialer = routeDialer({
+ *   route: { proxy: null, proxyProtocol: null, source: null, tls: { insecure: true } },
+ * });
+ * console.log(typeof dialer); // function
+ * ```
+ */
+export function routeDialer(options: RouteDialerOptions): MuxDialer | undefined {
+  const { route, certDays } = options;
+  if (isPlainRoute(route) && certDays === undefined) return undefined;
+  const base = options.base ?? {};
+  return async (target, signal) => {
+    let perTarget = route;
+    const tls = route.tls;
+    if (tls !== null && tls.servername === undefined && hostKind(target.name) === "name") {
+      // RFC 6066 section 3: SNI is the name the user gave, never an IP literal.
+      perTarget = { ...route, tls: { ...tls, servername: target.name } };
+    }
+    const stack = stackOptions(target.name, target.port, {
+      route: perTarget,
+      base: { ...base, signal, noDelay: target.noDelay },
+    });
+    const conn = await dialStack(target.hostname, target.port, stack);
+    const facts = conn.facts.tls;
+    if (certDays !== undefined && facts !== null) {
+      const err = certDaysError(facts, {
+        days: certDays,
+        address: joinHostPort(target.name, target.port),
+      });
+      if (err !== null) {
+        conn.close();
+        throw err;
+      }
+    }
+    return conn;
+  };
 }

@@ -30,6 +30,9 @@ import { joinHostPort } from "./address.ts";
 import { resolve } from "./dial.ts";
 import { EchoState, type Mismatch } from "./echo_state.ts";
 import { Mux, type MuxConn } from "./mux.ts";
+import type { ConnFacts, TlsFacts } from "./conn.ts";
+import type { MuxDialer } from "./mux_types.ts";
+import { TlsError } from "./tls.ts";
 
 /** Options of {@linkcode runEchoLoad}. */
 export interface EchoRunOptions {
@@ -53,6 +56,16 @@ export interface EchoRunOptions {
   family?: 4 | 6;
   /** Aborting closes everything (the run deadline, SIGINT). @default {undefined} */
   signal?: AbortSignal;
+  /**
+   * Makes each connection (the dial stack: proxy, TLS), given `host` as the
+   * target's name. @default {the loop's plain TCP connect}
+   */
+  dialer?: MuxDialer;
+  /**
+   * Resolve `host` here once before dialing; false when a proxy resolves it
+   * (socks5h, socks4a, http) or resolves it in its own layer. @default {true}
+   */
+  resolveHere?: boolean;
   /** Connects in flight at once. @default {256} */
   maxConnecting?: number;
   /** Called with every chunk written (for `-vv`). @default {undefined} */
@@ -105,6 +118,10 @@ export interface EchoRunResult {
   elapsedMs: number;
   /** The run-wide abort reason (`--deadline`, SIGINT), or null. */
   aborted: unknown;
+  /** What the layers of the first connection that opened learned, or null. */
+  facts: ConnFacts | null;
+  /** The TLS facts of the first connection whose TLS failed, or null. */
+  failedTls: TlsFacts | null;
 }
 
 interface ConnState {
@@ -168,7 +185,9 @@ export async function runEchoLoad(
   if (options.connectTimeoutMs !== undefined) {
     resolveOptions.connectTimeoutMs = options.connectTimeoutMs;
   }
-  const [hostname = host] = await resolve(host, resolveOptions);
+  const [hostname = host] = options.resolveHere === false
+    ? [host]
+    : await resolve(host, resolveOptions);
   const address = joinHostPort(hostname, port);
   const connections = options.connections ?? 1;
   const replyTimeoutMs = options.replyTimeoutMs ?? 10_000;
@@ -194,6 +213,8 @@ export async function runEchoLoad(
     connect: new Histogram(),
     elapsedMs: 0,
     aborted: null,
+    facts: null,
+    failedTls: null,
   };
   const live = new Set<MuxConn<ConnState>>();
   let stopDuration: (() => void) | null = null;
@@ -230,6 +251,7 @@ export async function runEchoLoad(
 
   const mux = new Mux<ConnState>({
     ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.dialer ? { dialer: options.dialer } : {}),
     maxConnecting: options.maxConnecting ?? 256,
     // Enough for every reply in flight on few connections; small with many.
     readBufferSize: connections > 1000
@@ -241,6 +263,7 @@ export async function runEchoLoad(
       onOpen(conn) {
         live.add(conn);
         result.connected++;
+        result.facts ??= conn.conn?.facts ?? null;
         result.connect.recordMs((conn.openedAt ?? conn.startedAt) - conn.startedAt);
         onEvent?.(conn.id, `connected to ${conn.address}`);
         if (timeUp) conn.state.echo.stop();
@@ -301,6 +324,7 @@ export async function runEchoLoad(
       },
       onClose(conn, closed) {
         live.delete(conn);
+        if (closed.error instanceof TlsError) result.failedTls ??= closed.error.facts;
         const s = conn.state;
         const echo = s.echo;
         result.bytesSent += closed.bytesOut;
@@ -358,6 +382,7 @@ export async function runEchoLoad(
     const spec: Parameters<typeof mux.dial>[0] = {
       hostname,
       port,
+      name: host,
       noDelay: true,
       state: {
         echo: new EchoState(

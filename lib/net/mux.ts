@@ -112,6 +112,7 @@ import type {
   CloseResult,
   DeadlineName,
   DialSpec,
+  DialTarget,
   MuxCloseReason,
   MuxConn,
   MuxDialer,
@@ -431,7 +432,7 @@ export class Mux<T> implements SlotOwner<T> {
     let promise: Promise<Conn>;
     try {
       promise = this.#dialer(
-        { hostname: slot.hostname, port: slot.port, noDelay: slot.noDelay },
+        { hostname: slot.hostname, port: slot.port, name: slot.name, noDelay: slot.noDelay },
         abort.signal,
       );
     } catch (err) {
@@ -717,7 +718,7 @@ export class Mux<T> implements SlotOwner<T> {
 
 /** The default dialer: one plain TCP connect (self-connects retried, then refused). */
 function plainTcp(
-  target: { hostname: string; port: number; noDelay: boolean },
+  target: DialTarget,
   signal: AbortSignal,
 ): Promise<Conn> {
   return connectTcp(target.hostname, target.port, { signal, noDelay: target.noDelay });

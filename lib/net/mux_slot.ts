@@ -52,6 +52,8 @@ export class Slot<T> implements MuxConn<T> {
   readonly id: number;
   readonly state: T;
   readonly hostname: string;
+  /** The host as the user gave it (the spec's `name`, else `hostname`). */
+  readonly name: string;
   readonly port: number;
   readonly address: string;
   phase: ConnPhase = "queued";
@@ -96,6 +98,7 @@ export class Slot<T> implements MuxConn<T> {
     this.id = id;
     this.state = spec.state;
     this.hostname = hostname;
+    this.name = spec.name ?? hostname;
     this.port = port;
     this.address = joinHostPort(hostname, port);
     this.wantRead = spec.read ?? true;

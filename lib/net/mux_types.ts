@@ -45,6 +45,11 @@ export interface DialSpec<T> extends DeadlineOptions {
   hostname: string;
   /** Port, 1-65535. */
   port: number;
+  /**
+   * The host as the user gave it, for a dialer that needs the name (TLS SNI, a
+   * proxy that resolves names). @default {hostname}
+   */
+  name?: string;
   /** Your per-connection state, available as `conn.state`. */
   state: T;
   /** Start net-in as soon as the connection opens. @default {true} */
@@ -143,6 +148,8 @@ export interface DialTarget {
   hostname: string;
   /** Port. */
   port: number;
+  /** The spec's `name` (the host as the user gave it), else `hostname`. */
+  name: string;
   /** Disable Nagle's algorithm. */
   noDelay: boolean;
 }

@@ -17,6 +17,9 @@ import { escapeBytes } from "../report/safe_text.ts";
 import { formatDuration } from "../report/duration.ts";
 import { joinHostPort } from "./address.ts";
 import { RegexMatcher } from "./regex_matcher.ts";
+import type { ConnFacts } from "./conn.ts";
+import type { MuxDialer } from "./mux_types.ts";
+import { TlsError } from "./tls.ts";
 
 /** What the reply must contain (`--expect`) or match (`--expect-re`). */
 export type ProbeExpect = { bytes: Uint8Array; text: string } | { re: RegExp; text: string };
@@ -29,10 +32,10 @@ export interface ShardTarget {
   host: string;
   /** Port, 1-65535. */
   port: number;
-  /** The resolved IP address to connect to. */
+  /** The resolved IP address to connect to (the name itself when a proxy resolves it). */
   ip: string;
-  /** Time the host's resolution took, ms (0 for an IP literal). */
-  resolveMs: number;
+  /** Time the host's resolution took, ms (0 for an IP literal; null when not resolved here). */
+  resolveMs: number | null;
 }
 
 /** Options of {@linkcode ProbeShard}. */
@@ -43,6 +46,11 @@ export interface ProbeShardOptions {
   send?: Uint8Array | null;
   /** What the reply must contain or match. @default {null} */
   expect?: ProbeExpect | null;
+  /**
+   * Makes each connection (the dial stack: proxy, TLS); it is given the
+   * target's host as `name`. @default {the loop's plain TCP connect}
+   */
+  dialer?: MuxDialer;
   /** Targets in progress at once (connect slots: at most 128 of them). @default {256} */
   maxOpen?: number;
   /** Gives the next target to dial, or undefined when there is none for now. */
@@ -81,6 +89,8 @@ interface ProbeTarget {
   matchTimedOut: boolean;
   /** The connection closed while a match ran: its record waits for the match. */
   closedWith: CloseResult | null;
+  /** What the dial stack learned, once open. */
+  facts: ConnFacts | null;
 }
 
 function indexOfBytes(haystack: Uint8Array, needle: Uint8Array): number {
@@ -166,6 +176,7 @@ export class ProbeShard {
       const t = conn.state;
       const target = t.target;
       const error = result.error;
+      const facts = t.facts;
       let state: ProbeState;
       let failure: unknown = null;
       if (!result.connected) {
@@ -204,7 +215,10 @@ export class ProbeShard {
         state,
         timings: {
           resolveMs: roundMs(target.resolveMs),
-          connectMs: roundMs(result.connectMs),
+          // With layers the loop's connect time spans them all: report TCP alone.
+          connectMs: roundMs(facts?.timings.connectMs ?? result.connectMs),
+          proxyMs: roundMs(facts?.timings.proxyMs ?? null),
+          tlsMs: roundMs(facts?.timings.tlsMs ?? null),
           firstByteMs: roundMs(result.firstByteMs),
           totalMs: roundMs(result.totalMs),
         },
@@ -213,6 +227,8 @@ export class ProbeShard {
         reply: t.replyLength === 0
           ? null
           : escapeBytes(t.reply!.subarray(0, t.replyLength), { maxBytes: 256 }),
+        tls: facts?.tls ?? (error instanceof TlsError ? error.facts : null),
+        proxy: facts?.proxy ?? null,
         error: failure === null ? null : errorRecord(failure),
       }, failure);
     };
@@ -252,6 +268,7 @@ export class ProbeShard {
 
     this.mux = new Mux<ProbeTarget>({
       ...(options.signal === undefined ? {} : { signal: options.signal }),
+      ...(options.dialer === undefined ? {} : { dialer: options.dialer }),
       maxConnecting: maxOpen,
       maxOpen,
       readBufferSize: 4096,
@@ -261,6 +278,7 @@ export class ProbeShard {
       sharedFds: options.sharedFds ?? false,
       handler: {
         onOpen(conn) {
+          conn.state.facts = conn.conn?.facts ?? null;
           if (!checks) return conn.close();
           conn.setDeadline("total", timeoutMs);
           if (send !== null) conn.write(send);
@@ -306,6 +324,7 @@ export class ProbeShard {
       this.mux.dial({
         hostname: target.ip,
         port: target.port,
+        name: target.host,
         state: {
           target,
           reply: null,
@@ -315,6 +334,7 @@ export class ProbeShard {
           dirty: false,
           matchTimedOut: false,
           closedWith: null,
+          facts: null,
         },
         read: this.#wantsReply,
         connectTimeoutMs: this.#timeoutMs,

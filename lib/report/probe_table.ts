@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { ProxyFacts, TlsFacts } from "../facts.ts";
 import type { ErrorRecord } from "./error_record.ts";
 import { escapeText } from "./safe_text.ts";
 
@@ -16,6 +17,9 @@ import { escapeText } from "./safe_text.ts";
  * - `unreachable`: no route (ENETUNREACH, EHOSTUNREACH);
  * - `dns-error`: the host name did not resolve;
  * - `mismatch`: connected, but the reply did not match `--expect` in time;
+ * - `tls`: the TLS handshake or verification failed, or the certificate
+ *   expires within `--cert-days`;
+ * - `proxy`: the proxy could not be reached, refused us or failed its handshake;
  * - `error`: anything else (e.g. no file descriptor left at all).
  */
 export type ProbeState =
@@ -25,6 +29,8 @@ export type ProbeState =
   | "unreachable"
   | "dns-error"
   | "mismatch"
+  | "tls"
+  | "proxy"
   | "error";
 
 /**
@@ -48,6 +54,10 @@ export function failedConnectState(kind: string): ProbeState {
       return "unreachable";
     case "dns":
       return "dns-error";
+    case "tls":
+      return "tls";
+    case "proxy":
+      return "proxy";
     default:
       return "error";
   }
@@ -69,6 +79,8 @@ export const PROBE_STATES: readonly ProbeState[] = [
   "unreachable",
   "dns-error",
   "mismatch",
+  "tls",
+  "proxy",
   "error",
 ];
 
@@ -88,8 +100,12 @@ export interface ProbeRecord {
   timings: {
     /** Name resolution of the host (shared by its ports); 0 for an IP literal. */
     resolveMs: number | null;
-    /** Connect start to connected. */
+    /** TCP connect (to the proxy when there is one). */
     connectMs: number | null;
+    /** Proxy connect and handshake until the tunnel was ready; null without a proxy. */
+    proxyMs: number | null;
+    /** TLS handshake (STARTTLS dialog included); null without TLS. */
+    tlsMs: number | null;
     /** Connected to the first byte of the reply. */
     firstByteMs: number | null;
     /** Connect start to the end of the probe. */
@@ -101,6 +117,10 @@ export interface ProbeRecord {
   bytesReceived: number;
   /** The start of the reply (at most 256 bytes), escaped; null when nothing was read. */
   reply: string | null;
+  /** What TLS learned (also when verification failed), or null without TLS. */
+  tls: TlsFacts | null;
+  /** The proxy gone through, or null. */
+  proxy: ProxyFacts | null;
   /** What went wrong, or null. */
   error: ErrorRecord | null;
 }
@@ -131,8 +151,11 @@ function ms(value: number | null): string {
  * import { formatProbeRow } from "./probe_table.ts";
  * console.log(formatProbeRow({
  *   target: "127.0.0.1:22", host: "127.0.0.1", port: 22, address: "127.0.0.1:22",
- *   state: "open", timings: { resolveMs: 0, connectMs: 0.2, firstByteMs: null, totalMs: 0.3 },
- *   bytesSent: 0, bytesReceived: 0, reply: null, error: null,
+ *   state: "open",
+ *   timings: {
+ *     resolveMs: 0, connectMs: 0.2, proxyMs: null, tlsMs: null, firstByteMs: null, totalMs: 0.3,
+ *   },
+ *   bytesSent: 0, bytesReceived: 0, reply: null, tls: null, proxy: null, error: null,
  * }, 14));
  * ```
  */

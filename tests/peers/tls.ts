@@ -36,6 +36,8 @@ export interface TlsFixtures extends AsyncDisposable {
   expired: CertFiles;
   /** Valid only from two years from now. */
   future: CertFiles;
+  /** Valid now, but only for 3.5 more days (3 whole days left), for `--cert-days`. */
+  soon: CertFiles;
   /** Valid now for `wrong.example` and `other.example` only. */
   wrongName: CertFiles;
   /** An intermediate CA signed by the root (`CN=tcpc test intermediate`). */
@@ -217,6 +219,12 @@ export async function makeTlsFixtures(): Promise<TlsFixtures> {
       start: new Date(Date.now() + 2 * year),
       end: new Date(Date.now() + 3 * year),
     });
+    await sign("soon", "localhost", {
+      issuer: "ca",
+      ext: "server",
+      start: new Date(Date.now() - 86_400_000),
+      end: new Date(Date.now() + 3.5 * 86_400_000),
+    });
     await sign("wrong", "wrong.example", { issuer: "ca", ext: "wrong" });
     await sign("intermediate", "tcpc test intermediate", { issuer: "ca", ext: "intermediate" });
     await sign("leaf2", "localhost", { issuer: "intermediate", ext: "server" });
@@ -240,6 +248,7 @@ export async function makeTlsFixtures(): Promise<TlsFixtures> {
       good: await files("good"),
       expired: await files("expired"),
       future: await files("future"),
+      soon: await files("soon"),
       wrongName: await files("wrong"),
       intermediate,
       viaIntermediate,
