@@ -146,7 +146,6 @@ for _ in range(20):
 
 Deno.test("tcpc serve rejects bad input with exit 2 and one line", async () => {
   const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const busyPort = (busy.addr as Deno.NetAddr).port;
   try {
     const table: [string[], string][] = [
       [["serve"], "[HOST] PORT"],

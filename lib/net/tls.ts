@@ -95,11 +95,7 @@ let defaultTrust: Promise<string[]> | undefined;
  */
 function runtimeRoots(): readonly string[] {
   if (Deno.permissions.querySync({ name: "sys" }).state !== "granted") return [];
-  try {
-    return rootCertificates;
-  } catch {
-    return [];
-  }
+  return rootCertificates;
 }
 
 /**

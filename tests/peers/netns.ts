@@ -6,6 +6,8 @@
  * @module
  */
 
+import { cleanStderr } from "./cli.ts";
+
 /** What a command run in a namespace gave. */
 export interface NetnsResult {
   /** Exit code. */
@@ -188,8 +190,7 @@ export async function runCliIsolated(
     try {
       const { code, stdout, stderr } = await child.output();
       const decoder = new TextDecoder();
-      const err = decoder.decode(stderr).replace(/\x1b\[[0-9;]*m/g, "")
-        .replace(/^Warning Permissions in the config file.*\n/m, "");
+      const err = cleanStderr(decoder.decode(stderr));
       return { code, out: decoder.decode(stdout), err };
     } finally {
       clearTimeout(killer);
