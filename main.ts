@@ -14,6 +14,7 @@ import { CONNECT_TABLE, runConnect } from "./lib/cli/connect.ts";
 import { helpFlagLines } from "./lib/cli/flags.ts";
 import { exitCodesHelp } from "./lib/cli/exit_help.ts";
 import { runServe } from "./lib/cli/serve.ts";
+import { runListen } from "./lib/cli/listen.ts";
 import { runDemo } from "./lib/cli/demo.ts";
 import { runKernel } from "./lib/cli/kernel.ts";
 import { runProbe } from "./lib/cli/probe.ts";
@@ -58,6 +59,7 @@ type Command = (argv: string[], ctx: CommandContext) => Promise<number>;
 const COMMANDS: Record<string, Command> = {
   connect: runConnect,
   serve: runServe,
+  listen: runListen,
   kernel: runKernel,
   demo: runDemo,
   probe: runProbe,
@@ -229,6 +231,7 @@ async function run(argv: string[], ctx: CommandContext): Promise<number> {
     ctx.out(`tcpc ${VERSION}`);
     return 0;
   }
+  if (first === "-l") return await runListen(rest, ctx);
   const command = COMMANDS[first];
   return command ? await command(rest, ctx) : await runConnect(argv, ctx);
 }

@@ -144,7 +144,7 @@ const HINT_ROWS: Row[] = [
   { argv: ["127.0.0.1:7007"], names: "write tcpc 127.0.0.1 7007" },
   { argv: ["-z", H, "20-25"], names: "use tcpc probe 127.0.0.1:20-25" },
   { argv: [H, "20", "21", "22"], names: "use tcpc probe 127.0.0.1:20,21,22" },
-  { argv: ["-l", P], names: "unknown option '-l' (nc and ncat: listen): tcpc serve" },
+  { argv: [H, P, "-l"], names: "unknown option '-l' (nc and ncat: listen): use tcpc listen" },
   { argv: [H, P, "-N"], names: "tcpc always half-closes after stdin EOF" },
   { argv: [H, P, "-u"], names: "tcpc speaks TCP only" },
   { argv: [H, P, "-e", "/bin/sh"], names: "tcpc runs no program" },

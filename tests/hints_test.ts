@@ -3,8 +3,9 @@ import { positionalHint, unknownFlagMessage } from "../lib/cli/hints.ts";
 
 Deno.test("unknownFlagMessage() names tcpc's way for netcat flags", () => {
   const cases: [string, readonly string[], RegExp][] = [
-    ["-l", [], /^unknown option '-l' \(nc and ncat: listen\): tcpc serve \[HOST\] PORT/],
-    ["--listen", [], /tcpc serve/],
+    ["-l", [], /^unknown option '-l' \(nc and ncat: listen\): use tcpc listen \[HOST\] PORT/],
+    ["--listen", [], /tcpc listen/],
+    ["-k", [], /use tcpc listen -k/],
     ["-N", [], /^unknown option '-N' \(nc: .*\): tcpc always half-closes after stdin EOF/],
     ["-e", [], /tcpc runs no program on the connection/],
     ["-c", ["tls"], /tcpc runs no program .*; for TLS use --tls$/],

@@ -11,6 +11,7 @@ import { CONNECT_TABLE } from "../lib/cli/connect.ts";
 import { ECHO_TABLE } from "../lib/cli/echo.ts";
 import { type FlagTable, readmeTable } from "../lib/cli/flags.ts";
 import { KERNEL_TABLE } from "../lib/cli/kernel.ts";
+import { LISTEN_TABLE } from "../lib/cli/listen.ts";
 import { PING_TABLE } from "../lib/cli/ping.ts";
 import { PROBE_TABLE } from "../lib/cli/probe.ts";
 import { SERVE_TABLE } from "../lib/cli/serve.ts";
@@ -27,6 +28,7 @@ import { SERVE_TABLE } from "../lib/cli/serve.ts";
 export const README_TABLES: Readonly<Record<string, FlagTable>> = {
   connect: CONNECT_TABLE,
   serve: SERVE_TABLE,
+  listen: LISTEN_TABLE,
   echo: ECHO_TABLE,
   probe: PROBE_TABLE,
   ping: PING_TABLE,

@@ -32,12 +32,12 @@ const NETCAT_HINTS: readonly NetcatHint[] = [
   {
     flags: ["-l", "--listen"],
     means: "nc and ncat: listen",
-    instead: `tcpc serve [HOST] PORT is a listening test server (echo, discard or chargen)`,
+    instead: "use tcpc listen [HOST] PORT (or tcpc -l [HOST] PORT)",
   },
   {
     flags: ["-k", "--keep-open"],
     means: "nc and ncat: keep listening",
-    instead: "tcpc serve accepts connections until SIGINT or SIGTERM",
+    instead: "use tcpc listen -k [HOST] PORT",
   },
   {
     flags: ["-N"],
