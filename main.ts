@@ -38,6 +38,7 @@ const HELP = `tcpc ${VERSION}: a TCP client with honest deadlines
 Usage:
   tcpc HOST PORT [options]          talk to a TCP service (stdin -> socket -> stdout)
   tcpc connect HOST PORT [options]  the same
+  tcpc listen [HOST] PORT [options] wait for one client and bridge stdin/stdout (nc -l)
   tcpc serve [HOST] PORT [--mode echo|discard|chargen]
                                     a small built-in server
   tcpc echo HOST PORT [options]     verified round trips and load over many connections
