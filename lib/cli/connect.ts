@@ -497,15 +497,22 @@ async function connect(
     record.timings.tlsMs = toMicros(facts.timings.tlsMs);
     record.proxy = facts.proxy;
     record.tls = facts.tls;
-    if (facts.proxy !== null) {
-      logger.info(`through ${facts.proxy.type} proxy ${facts.proxy.address}`);
-    }
-    if (facts.tls !== null) { for (const line of tlsLines(facts.tls)) logger.info(line); }
     logger.info(
       `connected to ${conn.remoteAddress} from ${conn.localAddress} in ${
         formatDuration(facts.timings.connectMs ?? 0)
       } (resolved ${facts.addresses.join(", ")})`,
     );
+    if (facts.proxy !== null) {
+      logger.info(
+        `through ${facts.proxy.type} proxy ${facts.proxy.address}: tunnel ready in ${
+          formatDuration(facts.timings.proxyMs ?? 0)
+        }`,
+      );
+    }
+    if (facts.tls !== null) {
+      logger.info(`tls handshake in ${formatDuration(facts.timings.tlsMs ?? 0)}`);
+      for (const line of tlsLines(facts.tls)) logger.info(line);
+    }
     const result = plan.input.kind === "none"
       ? zeroIo(conn)
       : await runSession(conn, sessionOptions(plan, file, ctx, deadline.signal, chunks));
