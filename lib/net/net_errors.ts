@@ -171,43 +171,44 @@ export function toNetError(err: unknown, options: ToNetErrorOptions): Error {
   return new NetError("io", message, base);
 }
 
+/** Options of {@linkcode deadlineError}. */
+export interface DeadlineErrorOptions {
+  /** The flag that set the deadline, named in the message. @default {undefined} */
+  flag?: string;
+  /** For `io`: what waited (`a read`, `a write`, `a write to the output`). @default {"an operation"} */
+  waiting?: string;
+}
+
 /**
- * The error of a readiness-loop deadline that fired, naming the deadline and
- * its length.
+ * The error of a per-connection deadline that fired, naming the deadline, its
+ * length and the flag that set it: one vocabulary for the session pump and the
+ * readiness loop.
  *
  * @example
  * ```ts
  * import { deadlineError } from "./net_errors.ts";
  * console.log(deadlineError("connect", 2000, "127.0.0.1:80").message);
  * // connect "127.0.0.1:80": timed out after 2s
+ * console.log(deadlineError("idle", 500, "127.0.0.1:80", { flag: "--idle-timeout" }).message);
+ * // session "127.0.0.1:80": idle timeout: no traffic for 500ms (--idle-timeout)
  * ```
  */
-export function deadlineError(name: DeadlineName, ms: number, address: string): NetError {
+export function deadlineError(
+  name: DeadlineName | "io",
+  ms: number,
+  address: string,
+  options: DeadlineErrorOptions = {},
+): NetError {
   const limit = formatDuration(ms);
-  switch (name) {
-    case "connect":
-      return new NetError("timeout", `timed out after ${limit}`, {
-        op: "connect",
-        address,
-        timer: "connect",
-      });
-    case "first-byte":
-      return new NetError("timeout", `first-byte timeout: no data for ${limit}`, {
-        op: "read",
-        address,
-        timer: "first-byte",
-      });
-    case "idle":
-      return new NetError("timeout", `idle timeout: no traffic for ${limit}`, {
-        op: "session",
-        address,
-        timer: "idle",
-      });
-    case "total":
-      return new NetError("timeout", `total timeout: took longer than ${limit}`, {
-        op: "session",
-        address,
-        timer: "total",
-      });
-  }
+  const flag = options.flag === undefined ? "" : ` (${options.flag})`;
+  const [op, detail] = DEADLINE_TEXT[name](limit, options.waiting ?? "an operation");
+  return new NetError("timeout", `${detail}${flag}`, { op, address, timer: name });
 }
+
+const DEADLINE_TEXT: Record<DeadlineName | "io", (limit: string, waiting: string) => [string, string]> = {
+  connect: (limit) => ["connect", `timed out after ${limit}`],
+  "first-byte": (limit) => ["read", `first-byte timeout: no data for ${limit}`],
+  idle: (limit) => ["session", `idle timeout: no traffic for ${limit}`],
+  io: (limit, waiting) => ["session", `io timeout: ${waiting} waited for ${limit}`],
+  total: (limit) => ["session", `total timeout: took longer than ${limit}`],
+};

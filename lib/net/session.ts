@@ -24,11 +24,10 @@
  * @module
  */
 
-import { NetError, type TimerName } from "../errors.ts";
-import { formatDuration } from "../report/duration.ts";
+import { NetError } from "../errors.ts";
 import type { ByteReader } from "../stream.ts";
 import type { CloseReason, Conn } from "./conn.ts";
-import { toNetError } from "./net_errors.ts";
+import { deadlineError, type DeadlineName, toNetError } from "./net_errors.ts";
 
 export type { CloseReason } from "./conn.ts";
 
@@ -227,19 +226,9 @@ export async function runSession(
       if (at <= now) {
         if (name === "quit") finish("local");
         else {
-          const what = name === "io" ? `${op} waited` : name === "idle" ? "no traffic" : "no data";
-          finish(
-            "timeout",
-            new NetError(
-              "timeout",
-              `${name} timeout: ${what} for ${formatDuration(ms)} (${flags[name]})`,
-              {
-                op: "session",
-                address,
-                timer: name as TimerName,
-              },
-            ),
-          );
+          const deadline = name as DeadlineName | "io";
+          const options = { flag: flags[deadline] ?? "", ...(op ? { waiting: op } : {}) };
+          finish("timeout", deadlineError(deadline, ms, address, options));
         }
         closeConn();
         return;
