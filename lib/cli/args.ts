@@ -54,9 +54,7 @@ export function parseCommandLine(argv: string[], options: ParseCommandLineOption
     const message = err instanceof Error ? err.message.split("\n")[0] ?? "" : String(err);
     const unknown = /^Unknown option '([^']+)'/.exec(message)?.[1];
     const detail = unknown !== undefined
-      ? unknownFlagMessage(quoteValue(unknown, { mark: "" }), {
-        accepts: Object.keys(options.options),
-      })
+      ? unknownFlagMessage(unknown, { accepts: Object.keys(options.options) })
       : ambiguousValue(argv, options.options, message) ??
         // node:util appends a hint about "--" that reads as noise here.
         sentenceCase(

@@ -8,6 +8,8 @@
  * @module
  */
 
+import { quoteValue } from "./quote.ts";
+
 /** One netcat flag and what to do in tcpc instead. */
 interface NetcatHint {
   /** The spellings nc or ncat use. */
@@ -215,7 +217,7 @@ export interface UnknownFlagMessageOptions {
  */
 export function unknownFlagMessage(flag: string, options: UnknownFlagMessageOptions = {}): string {
   const name = flag.split("=")[0] ?? flag;
-  const bare = `unknown option '${flag}'`;
+  const bare = `unknown option ${quoteValue(flag, { mark: "'" })}`;
   const hint = NETCAT_HINTS.find((h) => h.flags.includes(name));
   if (hint === undefined) return bare;
   const usable = hint.needs === undefined || (options.accepts ?? []).includes(hint.needs);

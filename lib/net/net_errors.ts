@@ -205,7 +205,10 @@ export function deadlineError(
   return new NetError("timeout", `${detail}${flag}`, { op, address, timer: name });
 }
 
-const DEADLINE_TEXT: Record<DeadlineName | "io", (limit: string, waiting: string) => [string, string]> = {
+const DEADLINE_TEXT: Record<
+  DeadlineName | "io",
+  (limit: string, waiting: string) => [string, string]
+> = {
   connect: (limit) => ["connect", `timed out after ${limit}`],
   "first-byte": (limit) => ["read", `first-byte timeout: no data for ${limit}`],
   idle: (limit) => ["session", `idle timeout: no traffic for ${limit}`],
