@@ -110,7 +110,9 @@ export const CONNECT_TABLE: FlagTable = [
     value: "DUR",
     help: "after stdin EOF, read the reply for at most DUR (default: until the peer closes)",
     doc: "after stdin EOF (and the half-close) read the reply for at most DUR, then close " +
-      "(exit 0). Default: read until the peer closes, bounded by the deadlines above",
+      "(exit 0). Default: read until the peer closes, bounded by the deadlines above. " +
+      "Through `--proxy` stdin EOF does not half-close (some proxies drop the tunnel on it): " +
+      "give `-q` to end the session",
     section: "deadlines",
   },
   {
@@ -482,9 +484,10 @@ async function connect(plan: ConnectPlan, file: Deno.FsFile | null, ctx: Command
         formatDuration(facts.timings.connectMs ?? 0)
       } (resolved ${facts.addresses.join(", ")})`,
     );
-    const result = plan.input.kind === "none"
-      ? zeroIo(conn)
-      : await runSession(conn, sessionOptions(plan, file, ctx, deadline.signal, chunks));
+    const result = plan.input.kind === "none" ? zeroIo(conn) : await runSession(
+      plan.route.proxy === null ? conn : withoutHalfClose(conn),
+      sessionOptions(plan, file, ctx, deadline.signal, chunks),
+    );
     record.bytesSent = result.bytesSent;
     record.bytesReceived = result.bytesReceived;
     record.timings.firstByteMs = result.firstByteMs === null ? null : toMicros(result.firstByteMs);
@@ -565,6 +568,29 @@ async function explainConnectLimit(plan: ConnectPlan, signal: AbortSignal): Prom
   }
 }
 
+/**
+ * The conn with `closeWrite` a no-op: through a proxy, input EOF does not
+ * half-close. microsocks and tinyproxy tear the whole tunnel down on the
+ * client's FIN (danted and haproxy pass it on), so `printf 'PING\r\n' | tcpc
+ * --proxy ...` would lose the reply; instead the session reads until the peer
+ * closes, or `-q`, `-i` or `--deadline` ends it.
+ */
+function withoutHalfClose(conn: Conn): Conn {
+  return {
+    read: (buffer) => conn.read(buffer),
+    write: (data) => conn.write(data),
+    closeWrite: () => Promise.resolve(),
+    close: () => conn.close(),
+    get localAddress() {
+      return conn.localAddress;
+    },
+    get remoteAddress() {
+      return conn.remoteAddress;
+    },
+    facts: conn.facts,
+  };
+}
+
 function zeroIo(conn: Conn): SessionResult {
   conn.close();
   return {
@@ -626,7 +652,12 @@ function sessionOptions(
       receivedOffset += chunk.length;
     },
     onHalfClose: () =>
-      logger.debug("input ended: half-close (shutdown SHUT_WR), reading the reply"),
+      logger.debug(
+        plan.route.proxy === null
+          ? "input ended: half-close (shutdown SHUT_WR), reading the reply"
+          : "input ended: no half-close through a proxy, reading the reply until the peer " +
+            "closes (-q bounds it)",
+      ),
   };
   setIf(options, "ioTimeoutMs", plan.ioTimeoutMs);
   setIf(options, "idleTimeoutMs", plan.idleTimeoutMs);
