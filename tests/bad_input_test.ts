@@ -70,6 +70,41 @@ const CONNECT_ROWS: Row[] = [
   { argv: ["connect", H, P, "-t", "-"], names: `"-"` },
 ];
 
+/** Proxy, source and TLS flags (lib/cli/route.ts): bad values and conflicts. */
+const ROUTE_ROWS: Row[] = [
+  { argv: [H, P, "--proxy", "socks5://"], names: `"socks5://"` },
+  { argv: [H, P, "--proxy", "ftp://127.0.0.1:21"], names: `unknown scheme "ftp"` },
+  { argv: [H, P, "--proxy", "127.0.0.1:1080"], names: `"127.0.0.1:1080"` },
+  { argv: [H, P, "--proxy", "socks5://127.0.0.1:99999"], names: `"99999"` },
+  { argv: [H, P, "--proxy", "http://[::1"], names: `"http://[::1"` },
+  { argv: [H, P, "--proxy", "socks5://a b:1080"], names: `"a b"` },
+  { argv: [H, P, "--proxy", "socks4://u:p@127.0.0.1:1080"], names: "socks4://u:***@" },
+  { argv: [H, P, "--proxy-auth", "u:p"], names: "--proxy-auth needs --proxy" },
+  { argv: [H, P, "--proxy-protocol", "v3"], names: `"v3"` },
+  {
+    argv: [H, P, "-p", "5555", "--proxy", "socks5://127.0.0.1:1080"],
+    names: "--source-port and --proxy",
+  },
+  { argv: [H, P, "-s", "a b"], names: `--source "a b"` },
+  { argv: [H, P, "-s", "example.com"], names: `--source "example.com"` },
+  { argv: [H, P, "-s", "999.1.1.1"], names: `--source "999.1.1.1"` },
+  { argv: [H, P, "--source", ""], names: `--source ""` },
+  { argv: [H, P, "-p", "0"], names: `--source-port "0"` },
+  { argv: [H, P, "--source-port", "70000"], names: `--source-port "70000"` },
+  { argv: [H, P, "-p", "abc"], names: `--source-port "abc"` },
+  { argv: [H, P, "--cert", "/etc/hostname"], names: "--cert needs --tls" },
+  { argv: [H, P, "--tls", "--cert", "/etc/hostname"], names: "--cert needs --key" },
+  { argv: [H, P, "--tls", "--key", "/etc/hostname"], names: "--key needs --cert" },
+  { argv: [H, P, "--sni", "example.com"], names: "--sni needs --tls" },
+  { argv: [H, P, "--alpn", "h2"], names: "--alpn needs --tls" },
+  { argv: [H, P, "--cacert", "/etc/hostname"], names: "--cacert needs --tls" },
+  { argv: [H, P, "-k"], names: "--insecure needs --tls" },
+  { argv: [H, P, "--starttls", "bogus"], names: `"bogus"` },
+  { argv: [H, P, "--tls", "--cacert", "/nonexistent/ca.pem"], names: `"/nonexistent/ca.pem"` },
+  { argv: [H, P, "--tls", "--sni", "1.2.3.4"], names: `"1.2.3.4"` },
+  { argv: [H, P, "--tls", "--alpn", ""], names: `"" for --alpn` },
+];
+
 const SERVE_ROWS: Row[] = [
   { argv: ["serve", "70000"], names: `"70000"` },
   { argv: ["serve", H, "abc"], names: `"abc"` },
@@ -155,6 +190,7 @@ const HINT_ROWS: Row[] = [
 const ROWS: Row[] = [
   ...HINT_ROWS,
   ...CONNECT_ROWS,
+  ...ROUTE_ROWS,
   ...SERVE_ROWS,
   ...KERNEL_ROWS,
   ...DEMO_ROWS,

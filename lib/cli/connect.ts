@@ -111,7 +111,9 @@ export const CONNECT_TABLE: FlagTable = [
     value: "DUR",
     help: "after stdin EOF, read the reply for at most DUR (default: until the peer closes)",
     doc: "after stdin EOF (and the half-close) read the reply for at most DUR, then close " +
-      "(exit 0). Default: read until the peer closes, bounded by the deadlines above",
+      "(exit 0). Default: read until the peer closes, bounded by the deadlines above. " +
+      "Through `--proxy` stdin EOF does not half-close (some proxies drop the tunnel on it): " +
+      "give `-q` to end the session",
     section: "deadlines",
   },
   {
@@ -660,8 +662,14 @@ function sessionOptions(
       }
       receivedOffset += chunk.length;
     },
+    halfClose: plan.route.proxy === null,
     onHalfClose: () =>
-      logger.debug("input ended: half-close (shutdown SHUT_WR), reading the reply"),
+      logger.debug(
+        plan.route.proxy === null
+          ? "input ended: half-close (shutdown SHUT_WR), reading the reply"
+          : "input ended: no half-close through a proxy, reading the reply until the peer " +
+            "closes (-q bounds it)",
+      ),
   };
   setIf(options, "ioTimeoutMs", plan.ioTimeoutMs);
   setIf(options, "idleTimeoutMs", plan.idleTimeoutMs);

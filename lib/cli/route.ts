@@ -78,14 +78,24 @@ function sourcePlan(args: ParsedArgs): SourceOptions | null {
   if (address === undefined && port === undefined) return null;
   const source: SourceOptions = {};
   if (address !== undefined) {
-    const host = parseHost(address);
+    const host = flagged("--source", () => parseHost(address));
     if (hostKind(host) === "name") {
       throw new UsageError(`invalid --source "${address}": must be an IP address of this host`);
     }
     source.address = host;
   }
-  if (port !== undefined) source.port = parsePort(port);
+  if (port !== undefined) source.port = flagged("--source-port", () => parsePort(port));
   return source;
+}
+
+/** Runs a value parser; its UsageError names the flag (`invalid host "x"` -> `invalid --source "x"`). */
+function flagged<T>(flag: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    throw new UsageError(err.message.replace(/^invalid (host|port) /, `invalid ${flag} `));
+  }
 }
 
 /**

@@ -249,8 +249,11 @@ async function connectNode(
 
 /** EADDRINUSE/EADDRNOTAVAIL name the source we were asked to bind. */
 function sourceError(err: Error, source: SourceOptions): Error {
-  const code = (err as { code?: unknown }).code;
-  if (code === "EADDRNOTAVAIL" && source.address !== undefined) {
+  const { code, syscall } = err as { code?: unknown; syscall?: unknown };
+  // Deno 2.9.6's node:net reports a bind(2) to an address this host does not
+  // have as EINVAL where Linux (and Node) say EADDRNOTAVAIL.
+  const notHere = code === "EADDRNOTAVAIL" || (code === "EINVAL" && syscall === "bind");
+  if (notHere && source.address !== undefined) {
     return new NetError(
       "io",
       `source address "${source.address}" is not an address of this host (EADDRNOTAVAIL)`,

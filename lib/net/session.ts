@@ -62,8 +62,15 @@ export interface SessionOptions {
   onSent?: (chunk: Uint8Array) => void;
   /** Called with each chunk read from the peer, before `output`. @default {undefined} */
   onReceived?: (chunk: Uint8Array) => void;
-  /** Called once when input ends and the write side is half-closed. @default {undefined} */
+  /** Called once when input ends (and the write side is half-closed). @default {undefined} */
   onHalfClose?: () => void;
+  /**
+   * Half-close (shutdown SHUT_WR) when input ends. Off: keep the write side
+   * open and read until the peer closes or `quitAfterEofMs` (some proxies,
+   * e.g. microsocks and tinyproxy, tear the tunnel down on the client's FIN).
+   * @default {true}
+   */
+  halfClose?: boolean;
   /** The peer's address, for messages. @default {""} */
   address?: string;
 }
@@ -364,7 +371,7 @@ export async function runSession(
         }
       }
       if (close !== null) return;
-      await conn.closeWrite();
+      if (options.halfClose ?? true) await conn.closeWrite();
       sending = false;
       eofAt = performance.now();
       options.onHalfClose?.();

@@ -29,7 +29,8 @@ export interface ErrorRecord {
 export function errorRecord(err: unknown): ErrorRecord {
   const record: ErrorRecord = {
     kind: errorKind(err),
-    message: escapeText(err instanceof Error ? err.message : String(err)),
+    // Messages quote network bytes already escaped: keep their backslashes as they are.
+    message: escapeText(err instanceof Error ? err.message : String(err), { keepBackslash: true }),
   };
   const timer = (err as { timer?: unknown })?.timer;
   if (typeof timer === "string") record.timer = timer;
