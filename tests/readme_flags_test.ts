@@ -17,14 +17,14 @@ const README = await Deno.readTextFile(`${REPO}/README.md`);
 /** Flag labels of `--help` lines: `  -w, --connect-timeout DUR  give up...`. */
 function helpLabels(help: string): string[] {
   return help.split("\n")
-    .map((line) => /^ {2}(?: {4})?((?:-\S, )?--\S+(?: [A-Z]+)?)(?: {2,}|$)/.exec(line)?.[1]?.trim())
+    .map((line) => /^ {2}(?: {4})?((?:-\S, )?--\S+(?: \S+)?)(?: {2,}|$)/.exec(line)?.[1]?.trim())
     .filter((label): label is string => label !== undefined)
     .map((label) => label.trim());
 }
 
 /** Flag labels of README rows: | `-w, --connect-timeout DUR` | ... |. */
 function readmeLabels(rows: string[]): string[] {
-  return rows.map((row) => /^\| `([^`]+)`/.exec(row)?.[1])
+  return rows.map((row) => /^\| `([^`]+)`/.exec(row)?.[1]?.replaceAll("\\|", "|"))
     .filter((label): label is string => label !== undefined);
 }
 

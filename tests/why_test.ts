@@ -298,6 +298,7 @@ nsTest("why: a name that does not resolve is a DNS failure (exit 3)", async () =
   const report = parse(run);
   assert.equal(report.dns.outcome, "failed");
   assert.match(report.dns.explanation, /no address for "nosuchhost\.invalid"/);
+  assert.match(report.verdict, /not in \/etc\/hosts, and DNS is not consulted/);
   assert.match(report.dns.resolver, /hosts: files.*not in \/etc\/hosts, and DNS is not consulted/);
   assert.equal(report.addresses.length, 0);
   assert.match(report.verdict, /does not resolve/);

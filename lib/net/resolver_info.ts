@@ -25,6 +25,8 @@ export interface ResolverInfo {
   inHostsFile: boolean;
   /** The `nameserver` lines of resolv.conf(5). */
   nameservers: string[];
+  /** Where the answer comes from, e.g. `/etc/hosts lists it`. */
+  where: string;
   /** One line for people, e.g. `system resolver (getaddrinfo; nsswitch "hosts: files dns"): /etc/hosts lists it`. */
   text: string;
 }
@@ -89,5 +91,5 @@ export async function describeResolver(
       : `nameserver ${nameservers.join(", ")}`;
     where = usesFiles ? `not in /etc/hosts, so DNS (${servers})` : `DNS (${servers})`;
   } else where = usesFiles ? "not in /etc/hosts, and DNS is not consulted" : "no files, no DNS";
-  return { sources, inHostsFile, nameservers, text: `${head}: ${where}` };
+  return { sources, inHostsFile, nameservers, where, text: `${head}: ${where}` };
 }

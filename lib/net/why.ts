@@ -134,7 +134,8 @@ async function resolveAll(
       explanation: "an IP address: nothing to resolve",
     };
   }
-  const resolver = (await describeResolver(host)).text;
+  const info = await describeResolver(host);
+  const resolver = info.text;
   const started = performance.now();
   const signal = signalWith(s.signal, s.connectTimeoutMs);
   try {
@@ -167,18 +168,27 @@ async function resolveAll(
     });
     const kind: ErrorKind = net instanceof NetError ? net.kind : "dns";
     const code = (err as { code?: unknown })?.code;
-    const explanation = kind === "timeout"
-      ? `no answer from the resolver within ${
-        formatDuration(s.connectTimeoutMs)
-      } (${s.connectTimeoutFlag}): ${resolver}; check the nameservers and the network to them`
+    const why = typeof code === "string" ? code : "no such host";
+    const [short, explanation] = kind === "timeout"
+      ? [
+        `no answer from the resolver within ${formatDuration(s.connectTimeoutMs)}`,
+        `no answer from the resolver within ${
+          formatDuration(s.connectTimeoutMs)
+        } (${s.connectTimeoutFlag}); check the nameservers and the network to them`,
+      ]
       : code === "EAI_AGAIN"
-      ? `the resolver did not answer (EAI_AGAIN, a temporary failure): ${resolver}`
+      ? [
+        `the resolver did not answer (EAI_AGAIN); ${info.where}`,
+        "the resolver did not answer (EAI_AGAIN, a temporary failure); check the nameservers " +
+        "and the network to them",
+      ]
       : kind === "dns"
-      ? `no address for "${host}" (${
-        typeof code === "string" ? code : "no such host"
-      }): ${resolver}; check the spelling, /etc/hosts and the DNS records`
-      : net.message;
-    return { host, outcome: "failed", resolver, ms, addresses: [], explanation, kind };
+      ? [
+        `no address (${why}); ${info.where}`,
+        `no address for "${host}" (${why}); check the spelling, /etc/hosts and the DNS records`,
+      ]
+      : [net.message, net.message];
+    return { host, outcome: "failed", resolver, ms, addresses: [], explanation, kind, short };
   }
 }
 

@@ -63,6 +63,8 @@ export interface WhyDns {
   explanation: string;
   /** For a failure: its kind. */
   kind?: ErrorKind;
+  /** For a failure: a few words for the verdict, e.g. `no address (ENOTFOUND)`. */
+  short?: string;
 }
 
 /** The whole diagnosis of one target. */
@@ -429,7 +431,7 @@ export function whyVerdict(report: WhyReport): WhyVerdict {
   if (report.dns.outcome === "failed") {
     const kind = report.dns.kind ?? "dns";
     return {
-      line: `"${report.dns.host}" does not resolve: ${report.dns.explanation}`,
+      line: `"${report.dns.host}" does not resolve: ${report.dns.short ?? report.dns.explanation}`,
       kind,
       exitCode: EXIT_CODES[kind],
     };
@@ -472,10 +474,11 @@ export function whyVerdict(report: WhyReport): WhyVerdict {
     const where = failing.length > 1
       ? `every address (${failing.map((a) => a.endpoint).join(", ")})`
       : deciding.endpoint;
-    const hint = decided.hint === undefined ? "" : ` (${decided.hint})`;
     line = decided.layer === "tcp"
-      ? `${where}: ${decided.short}${via}${hint}`
-      : `reachable${via}, but ${decided.short}${hint}`;
+      ? `${where}: ${decided.short}${via}${decided.hint === undefined ? "" : `; ${decided.hint}`}`
+      : `reachable${via}, but ${decided.short}${
+        decided.hint === undefined ? "" : ` (${decided.hint})`
+      }`;
     if (failing.length > 1 && decided.layer !== "tcp") line += ` (${where})`;
   } else {
     const parts = failing.map((a) => {
@@ -525,6 +528,8 @@ export function renderWhyText(report: WhyReport, options: RenderWhyTextOptions =
   lines.push(`why ${report.target}${report.via === null ? "" : ` via the ${report.via}`}`);
   const said = dns.outcome === "ok"
     ? `${dns.host}${found}: ${dns.resolver}`
+    : dns.outcome === "failed"
+    ? `${dns.host}: ${dns.explanation} [${dns.resolver}]`
     : `${dns.host}: ${dns.explanation}`;
   lines.push(`${mark(dns.outcome)} dns         ${msText(dns.ms).padStart(8)}  ${said}`);
   for (const address of report.addresses) {
