@@ -8,9 +8,11 @@
  */
 
 import assert from "node:assert/strict";
-import { REPO } from "./peers/cli.ts";
+import { REPO, runCli } from "./peers/cli.ts";
+import { startMicrosocks } from "./peers/proxies.ts";
+import { freePort } from "./peers/servers.ts";
 import { netnsUnavailable } from "./peers/netns.ts";
-import { makeTlsFixtures, type TlsFixtures } from "./peers/tls.ts";
+import { makeTlsFixtures, startSocatTls, type TlsFixtures } from "./peers/tls.ts";
 
 const PORT = 2500;
 
@@ -364,6 +366,80 @@ nsTest("why: text report, one block per address, ASCII marks off a terminal", as
   assert.ok(lines.some((l) => /^ {2}ok +first-byte .* nothing within 500ms/.test(l)), run.out);
   assert.match(lines.at(-1)!, /^verdict: 127\.0\.0\.1:2500 works; \[::1\]:2500 refused - /);
   assert.doesNotMatch(run.out, /[✓✗·—]/);
+});
+
+Deno.test("why: TLS and steps that all pass on loopback: every layer ok (exit 0)", async () => {
+  const tls = await tlsFixtures();
+  await using peer = await startSocatTls({ cert: tls.good.cert, key: tls.good.key });
+  const run = await runCli([
+    "why",
+    "127.0.0.1",
+    `${peer.port}`,
+    "--tls",
+    "--cacert",
+    tls.ca.cert,
+    "--send",
+    "PING\\r\\n",
+    "--expect",
+    "PING",
+    "--json",
+  ]);
+  assert.equal(run.code, 0, run.out + run.err);
+  const report = parse(run);
+  const layers = report.addresses[0]!.layers;
+  assert.deepEqual(layers.map((l) => [l.layer, l.outcome]), [
+    ["tcp", "ok"],
+    ["tls", "ok"],
+    ["first-byte", "ok"],
+    ["step", "ok"],
+    ["step", "ok"],
+  ]);
+  assert.match(layers[1]!.explanation, /verified/);
+  assert.equal(report.verdict, `127.0.0.1:${peer.port} works`);
+});
+
+Deno.test("why: through a SOCKS5 proxy, a refused target fails at the proxy layer (exit 1)", async () => {
+  await using proxy = await startMicrosocks();
+  const closed = freePort();
+  const run = await runCli([
+    "why",
+    "127.0.0.1",
+    `${closed}`,
+    "--proxy",
+    `socks5://${proxy.address}`,
+    "--json",
+  ]);
+  assert.equal(run.code, 1, run.out + run.err);
+  const report = parse(run);
+  assert.equal(report.addresses[0]!.address, "127.0.0.1");
+  const layer = failedLayer(report);
+  assert.equal(layer.layer, "proxy");
+  assert.equal(layer.kind, "refused");
+  assert.match(layer.explanation, /proxy answered, but could not reach the target/);
+  assert.match(report.verdict, /through the socks5 proxy/);
+});
+
+Deno.test("why: a proxy that does not listen is the proxy's failure (exit 8)", async () => {
+  const run = await runCli([
+    "why",
+    "127.0.0.1",
+    "80",
+    "--proxy",
+    `socks5://user:s3cret@127.0.0.1:${freePort()}`,
+    "--json",
+  ]);
+  assert.equal(run.code, 8, run.out + run.err);
+  const layer = failedLayer(parse(run));
+  assert.equal(layer.layer, "tcp");
+  assert.equal(layer.kind, "proxy");
+  assert.match(layer.explanation, /the socks5 proxy host answered the SYN with a TCP reset/);
+  assert.doesNotMatch(run.out + run.err, /s3cret/);
+});
+
+Deno.test("why: bad input is a usage error before any socket opens (exit 2)", async () => {
+  const run = await runCli(["why", "localhost", "0"]);
+  assert.equal(run.code, 2, run.out + run.err);
+  assert.match(run.err, /invalid port "0"/);
 });
 
 Deno.test({
