@@ -21,6 +21,7 @@ import { runProbe } from "./lib/cli/probe.ts";
 import { runPing } from "./lib/cli/ping.ts";
 import { runEcho } from "./lib/cli/echo.ts";
 import { runCheck } from "./lib/cli/check.ts";
+import { runWhy } from "./lib/cli/why.ts";
 import { escapeLine, escapeText } from "./lib/report/safe_text.ts";
 import {
   bufferedWriter,
@@ -45,6 +46,7 @@ Usage:
   tcpc probe TARGET... [options]    many ports at once: open, closed, timeout...
   tcpc ping HOST PORT [-n N]        repeated connects with min/avg/max/mdev, like tcping
   tcpc check HOST [PORT] [steps]    a Nagios/Icinga plugin with check_tcp's status line
+  tcpc why HOST PORT [options]      layer by layer, why HOST:PORT cannot be reached
   tcpc kernel [--json]              the kernel's TCP limits, explained
   tcpc demo                         a session against the built-in echo server
   tcpc --version
@@ -67,6 +69,7 @@ const COMMANDS: Record<string, Command> = {
   ping: runPing,
   echo: runEcho,
   check: runCheck,
+  why: runWhy,
 };
 
 const encoder = new TextEncoder();

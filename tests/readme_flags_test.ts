@@ -24,7 +24,7 @@ function helpLabels(help: string): string[] {
 
 /** Flag labels of README rows: | `-w, --connect-timeout DUR` | ... |. */
 function readmeLabels(rows: string[]): string[] {
-  return rows.map((row) => /^\| `([^`]+)`/.exec(row)?.[1])
+  return rows.map((row) => /^\| `([^`]+)`/.exec(row)?.[1]?.replaceAll("\\|", "|"))
     .filter((label): label is string => label !== undefined);
 }
 

@@ -15,6 +15,7 @@ import { LISTEN_TABLE } from "../lib/cli/listen.ts";
 import { PING_TABLE } from "../lib/cli/ping.ts";
 import { PROBE_TABLE } from "../lib/cli/probe.ts";
 import { SERVE_TABLE } from "../lib/cli/serve.ts";
+import { WHY_TABLE } from "../lib/cli/why.ts";
 
 /**
  * Every command whose flags README lists, by the name in its markers.
@@ -33,6 +34,7 @@ export const README_TABLES: Readonly<Record<string, FlagTable>> = {
   probe: PROBE_TABLE,
   ping: PING_TABLE,
   kernel: KERNEL_TABLE,
+  why: WHY_TABLE,
 };
 
 function markers(name: string): { open: string; close: string } {

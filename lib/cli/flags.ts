@@ -375,7 +375,8 @@ export function helpText(options: HelpTextOptions): string {
  */
 export function readmeTable(table: FlagTable): string[] {
   const rows = orderedFlags(table).map((flag) => [
-    `\`${flagLabel(flag)}\``,
+    // A `|` in a value (`v1|v2`) would end the cell: GFM tables take `\|` even in code.
+    `\`${flagLabel(flag).replaceAll("|", "\\|")}\``,
     (flag.doc ?? flag.help).replaceAll("|", "\\|"),
   ]);
   const header = ["flag", "meaning"];

@@ -132,7 +132,14 @@ export function toNetError(err: unknown, options: ToNetErrorOptions): Error {
       timer: options.timer ?? "connect",
     });
   }
-  if (err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied) {
+  // Deno's sandbox throws NotCapable; a PermissionDenied carrying an errno
+  // (EACCES from a `prohibit` route, EPERM from a local firewall) is the OS.
+  const osDenial = err instanceof Deno.errors.PermissionDenied &&
+    (errorCode(err) === "EACCES" || errorCode(err) === "EPERM");
+  if (
+    !osDenial &&
+    (err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied)
+  ) {
     const grant = op === "lookup" ? "--allow-net (a name needs the name itself)" : `--allow-net`;
     return new NetError(
       "denied",

@@ -1,0 +1,450 @@
+/**
+ * `tcpc why` against every fault made for real: each case runs the real CLI
+ * inside a private network namespace made here (`unshare -n`, only `lo` up;
+ * `-m` too where a custom /etc/hosts and nsswitch.conf are needed), with the
+ * fault installed by iptables, `ip route` or a scripted peer. Nothing leaves
+ * the namespace. Each test checks the exit code, the layer that failed and key
+ * words of the explanation.
+ */
+
+import assert from "node:assert/strict";
+import { REPO, runCli } from "./peers/cli.ts";
+import { startMicrosocks } from "./peers/proxies.ts";
+import { freePort } from "./peers/servers.ts";
+import { netnsUnavailable } from "./peers/netns.ts";
+import { makeTlsFixtures, startSocatTls, type TlsFixtures } from "./peers/tls.ts";
+
+const PORT = 2500;
+
+/** Waits (bounded) for a listener on PORT inside the namespace. */
+const WAIT_LISTEN =
+  `for i in $(seq 100); do ss -ltn | grep -q ':${PORT} ' && break; sleep 0.05; done`;
+
+interface WhyRun {
+  code: number;
+  out: string;
+  err: string;
+}
+
+interface NsOptions {
+  /** Shell lines run before the CLI (faults, background peers). */
+  setup?: string[];
+  /** Bind-mount these texts over /etc/hosts and /etc/nsswitch.conf (needs `unshare -m`). */
+  hosts?: string;
+}
+
+/** Runs `tcpc why ARGS` in fresh network and PID namespaces after `setup`; the peers die with the namespace. */
+async function whyInNetns(args: string[], options: NsOptions = {}): Promise<WhyRun> {
+  const dir = await Deno.makeTempDir({ prefix: "tcpc-why-" });
+  try {
+    const lines = ["set -e", "ip link set lo up"];
+    // A PID namespace too: when its first process ends, the kernel ends every peer started here.
+    const unshare = ["-n", "-p", "-f", "--mount-proc", "--kill-child"];
+    if (options.hosts !== undefined) {
+      await Deno.writeTextFile(`${dir}/hosts`, options.hosts);
+      await Deno.writeTextFile(`${dir}/nsswitch.conf`, "hosts: files\n");
+      lines.push(`mount --bind ${dir}/hosts /etc/hosts`);
+      lines.push(`mount --bind ${dir}/nsswitch.conf /etc/nsswitch.conf`);
+    }
+    lines.push(...(options.setup ?? []));
+    lines.push(`exec "$0" run -P main.ts why "$@"`);
+    const child = new Deno.Command("unshare", {
+      args: [...unshare, "sh", "-c", lines.join("\n"), Deno.execPath(), ...args],
+      cwd: REPO,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const killer = setTimeout(() => {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* gone */ }
+    }, 60_000);
+    try {
+      const { code, stdout, stderr } = await child.output();
+      const decoder = new TextDecoder();
+      return { code, out: decoder.decode(stdout), err: decoder.decode(stderr) };
+    } finally {
+      clearTimeout(killer);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+interface JsonLayer {
+  layer: string;
+  outcome: string;
+  ms: number | null;
+  explanation: string;
+  kind?: string;
+}
+
+interface WhyJsonOut {
+  target: string;
+  dns: { outcome: string; addresses: string[]; explanation: string; resolver: string };
+  addresses: { address: string; family: number; layers: JsonLayer[] }[];
+  verdict: string;
+  kind: string;
+  exitCode: number;
+}
+
+function parse(run: WhyRun): WhyJsonOut {
+  try {
+    return JSON.parse(run.out) as WhyJsonOut;
+  } catch {
+    throw new Error(`not JSON (exit ${run.code}): ${run.out}\n${run.err}`);
+  }
+}
+
+/** The first failed layer of the only (or the given) address. */
+function failedLayer(report: WhyJsonOut, address?: string): JsonLayer {
+  const entry = address === undefined
+    ? report.addresses[0]
+    : report.addresses.find((a) => a.address === address);
+  assert.ok(entry, `no address ${address ?? ""} in ${JSON.stringify(report)}`);
+  const layer = entry.layers.find((l) => l.outcome === "failed");
+  assert.ok(layer, `no failed layer in ${JSON.stringify(entry)}`);
+  return layer;
+}
+
+const why = netnsUnavailable();
+
+function nsTest(name: string, fn: () => Promise<void>): void {
+  Deno.test({
+    name,
+    // The namespace check runs once; without namespaces each case says why it is skipped.
+    fn: async (t) => {
+      const reason = await why;
+      if (reason !== null) {
+        await t.step({
+          name: `skipped: private network namespaces are unavailable here (${reason})`,
+          ignore: true,
+          fn: () => {},
+        });
+        return;
+      }
+      await fn();
+    },
+  });
+}
+
+nsTest(
+  "why: a DROP rule is no answer to the SYN, with the kernel's retry time (exit 4)",
+  async () => {
+    const run = await whyInNetns(["127.0.0.1", `${PORT}`, "-w", "1s", "--json"], {
+      setup: [
+        `iptables -w -A INPUT -p tcp --dport ${PORT} --syn -j DROP`,
+        "sysctl -q -w net.ipv4.tcp_syn_retries=3",
+      ],
+    });
+    assert.equal(run.code, 4, run.out + run.err);
+    const report = parse(run);
+    const layer = failedLayer(report);
+    assert.equal(layer.layer, "tcp");
+    assert.equal(layer.kind, "timeout");
+    assert.match(layer.explanation, /no answer to the SYN within 1s \(-w\)/);
+    assert.match(layer.explanation, /firewall drops/);
+    // tcp_syn_retries=3: 1+2+4+8 s of retries, then 16 s for the last one = 15 s... read from the kernel.
+    assert.match(layer.explanation, /tcp_syn_retries=3/);
+    assert.match(
+      report.verdict,
+      /answered the SYN within 1s .*without a deadline a client hangs \d+ s/,
+    );
+  },
+);
+
+nsTest("why: REJECT with tcp-reset is refused (exit 1)", async () => {
+  const run = await whyInNetns(["127.0.0.1", `${PORT}`, "--json"], {
+    setup: [
+      `iptables -w -A INPUT -p tcp --dport ${PORT} -j REJECT --reject-with tcp-reset`,
+    ],
+  });
+  assert.equal(run.code, 1, run.out + run.err);
+  const layer = failedLayer(parse(run));
+  assert.equal(layer.layer, "tcp");
+  assert.equal(layer.kind, "refused");
+  assert.match(
+    layer.explanation,
+    /nothing listens on port 2500.*firewall rejects with a TCP reset/,
+  );
+});
+
+for (const icmp of ["icmp-host-unreachable", "icmp-admin-prohibited"]) {
+  nsTest(`why: REJECT with ${icmp} is host unreachable, explained (exit 1)`, async () => {
+    const run = await whyInNetns(["127.0.0.1", `${PORT}`, "--json"], {
+      setup: [`iptables -w -A INPUT -p tcp --dport ${PORT} -j REJECT --reject-with ${icmp}`],
+    });
+    assert.equal(run.code, 1, run.out + run.err);
+    const report = parse(run);
+    const layer = failedLayer(report);
+    assert.equal(layer.layer, "tcp");
+    assert.equal(layer.kind, "unreachable");
+    assert.match(layer.explanation, /EHOSTUNREACH/);
+    assert.match(layer.explanation, /ICMP host-unreachable or administratively-prohibited/);
+    assert.ok(layer.explanation.includes(icmp), layer.explanation);
+    assert.match(report.verdict, /host unreachable/);
+  });
+}
+
+nsTest("why: an 'unreachable' route is host unreachable (exit 1)", async () => {
+  // A dummy interface is not available everywhere: the 10.x address sits on lo, inside the namespace.
+  const run = await whyInNetns(["10.9.9.9", `${PORT}`, "--json"], {
+    setup: ["ip addr add 10.9.0.1/24 dev lo", "ip route add unreachable 10.9.9.9/32"],
+  });
+  assert.equal(run.code, 1, run.out + run.err);
+  const layer = failedLayer(parse(run));
+  assert.equal(layer.layer, "tcp");
+  assert.equal(layer.kind, "unreachable");
+  assert.match(layer.explanation, /EHOSTUNREACH.*'unreachable' route/);
+});
+
+nsTest("why: a 'prohibit' route is administratively prohibited (EACCES, exit 1)", async () => {
+  const run = await whyInNetns(["10.9.9.9", `${PORT}`, "--json"], {
+    setup: ["ip addr add 10.9.0.1/24 dev lo", "ip route add prohibit 10.9.9.9/32"],
+  });
+  assert.equal(run.code, 1, run.out + run.err);
+  const report = parse(run);
+  const layer = failedLayer(report);
+  assert.equal(layer.layer, "tcp");
+  assert.equal(layer.kind, "unreachable");
+  assert.match(layer.explanation, /administratively prohibited \(EACCES\).*'prohibit' route/);
+  assert.doesNotMatch(layer.explanation, /sandbox/);
+});
+
+const DUAL_HOSTS = "127.0.0.1 localhost\n::1 localhost\n";
+
+nsTest(
+  "why: listening on 127.0.0.1 only while localhost is also ::1: works, says IPv6 fails (exit 0)",
+  async () => {
+    const run = await whyInNetns(["localhost", `${PORT}`, "--json"], {
+      hosts: DUAL_HOSTS,
+      setup: [
+        `socat TCP-LISTEN:${PORT},bind=127.0.0.1,fork,reuseaddr EXEC:'sleep 5' >/dev/null 2>&1 &`,
+        WAIT_LISTEN,
+      ],
+    });
+    assert.equal(run.code, 0, run.out + run.err);
+    const report = parse(run);
+    assert.deepEqual([...report.dns.addresses].sort(), ["127.0.0.1", "::1"]);
+    assert.match(report.dns.resolver, /\/etc\/hosts lists it/);
+    const v4 = report.addresses.find((a) => a.address === "127.0.0.1")!;
+    assert.ok(v4.layers.every((l) => l.outcome === "ok"), JSON.stringify(v4));
+    const layer = failedLayer(report, "::1");
+    assert.equal(layer.layer, "tcp");
+    assert.equal(layer.kind, "refused");
+    assert.match(
+      report.verdict,
+      /^127\.0\.0\.1:2500 works; \[::1\]:2500 refused — clients that try IPv6 first get an error$/,
+    );
+  },
+);
+
+/** A peer that accepts and aborts each connection with a reset (SO_LINGER 0). */
+const RESET_PEER = `python3 -c '
+import socket, struct
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", ${PORT}))
+s.listen()
+while True:
+    c, _ = s.accept()
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    c.close()
+' >/dev/null 2>&1 &`;
+
+/** A peer that listens and never accepts: the kernel completes handshakes, nothing is ever sent. */
+const SILENT_PEER = `python3 -c '
+import socket, time
+s = socket.socket()
+s.bind(("127.0.0.1", ${PORT}))
+s.listen()
+time.sleep(60)
+' >/dev/null 2>&1 &`;
+
+nsTest("why: accepted then reset (exit 1)", async () => {
+  const run = await whyInNetns(["127.0.0.1", `${PORT}`, "--json"], {
+    setup: [RESET_PEER, WAIT_LISTEN],
+  });
+  assert.equal(run.code, 1, run.out + run.err);
+  const report = parse(run);
+  const layer = failedLayer(report);
+  assert.equal(layer.layer, "first-byte");
+  assert.equal(layer.kind, "reset");
+  assert.match(layer.explanation, /accepted, then reset/);
+  assert.match(report.verdict, /reachable, but the server accepted, then reset/);
+});
+
+nsTest("why: accepted then silent with --expect (exit 4)", async () => {
+  const run = await whyInNetns(
+    ["127.0.0.1", `${PORT}`, "--expect", "220", "-t", "1s", "--json"],
+    { setup: [SILENT_PEER, WAIT_LISTEN] },
+  );
+  assert.equal(run.code, 4, run.out + run.err);
+  const report = parse(run);
+  const layer = failedLayer(report);
+  assert.equal(layer.layer, "first-byte");
+  assert.equal(layer.kind, "timeout");
+  assert.match(layer.explanation, /accepted, then silent for 1s \(-t\) while --expect "220"/);
+  assert.match(layer.explanation, /server speaks first.*accept queue is full.*proxy/);
+  const steps = report.addresses[0]!.layers.filter((l) => l.layer === "step");
+  assert.equal(steps.length, 1);
+  assert.equal(steps[0]!.outcome, "failed");
+});
+
+nsTest("why: a name that does not resolve is a DNS failure (exit 3)", async () => {
+  const run = await whyInNetns(["nosuchhost.invalid", `${PORT}`, "--json"], {
+    hosts: "127.0.0.1 localhost\n",
+  });
+  assert.equal(run.code, 3, run.out + run.err);
+  const report = parse(run);
+  assert.equal(report.dns.outcome, "failed");
+  assert.match(report.dns.explanation, /no address for "nosuchhost\.invalid"/);
+  assert.match(report.verdict, /not in \/etc\/hosts, and DNS is not consulted/);
+  assert.match(report.dns.resolver, /hosts: files.*not in \/etc\/hosts, and DNS is not consulted/);
+  assert.equal(report.addresses.length, 0);
+  assert.match(report.verdict, /does not resolve/);
+});
+
+let fixtures: TlsFixtures | undefined;
+async function tlsFixtures(): Promise<TlsFixtures> {
+  fixtures ??= await makeTlsFixtures();
+  return fixtures;
+}
+
+function opensslServer(cert: { cert: string; key: string }): string {
+  return `openssl s_server -accept 127.0.0.1:${PORT} -cert ${cert.cert} -key ${cert.key} ` +
+    `-www -quiet >/dev/null 2>&1 &`;
+}
+
+nsTest("why: an expired certificate: reachable, expired N days ago (exit 7)", async () => {
+  const tls = await tlsFixtures();
+  const run = await whyInNetns(
+    ["127.0.0.1", `${PORT}`, "--tls", "--cacert", tls.ca.cert, "--json"],
+    { setup: [opensslServer(tls.expired), WAIT_LISTEN] },
+  );
+  assert.equal(run.code, 7, run.out + run.err);
+  const report = parse(run);
+  const layer = failedLayer(report);
+  assert.equal(layer.layer, "tls");
+  assert.equal(layer.kind, "tls");
+  assert.match(layer.explanation, /the certificate expired \d+ days ago \(notAfter 2021-01-01\)/);
+  assert.match(
+    report.verdict,
+    /^reachable, but the certificate expired \d+ days ago \(notAfter 2021-01-01\)$/,
+  );
+});
+
+nsTest("why: a wrong-name certificate lists the names it holds (exit 7)", async () => {
+  const tls = await tlsFixtures();
+  const run = await whyInNetns(
+    ["127.0.0.1", `${PORT}`, "--tls", "--sni", "localhost", "--cacert", tls.ca.cert, "--json"],
+    { setup: [opensslServer(tls.wrongName), WAIT_LISTEN] },
+  );
+  assert.equal(run.code, 7, run.out + run.err);
+  const layer = failedLayer(parse(run));
+  assert.equal(layer.layer, "tls");
+  assert.match(layer.explanation, /does not match "localhost"/);
+  assert.match(layer.explanation, /"wrong\.example", "other\.example"/);
+});
+
+nsTest("why: text report, one block per address, ASCII marks off a terminal", async () => {
+  const run = await whyInNetns(["localhost", `${PORT}`, "-w", "2s"], {
+    hosts: DUAL_HOSTS,
+    setup: [
+      `socat TCP-LISTEN:${PORT},bind=127.0.0.1,fork,reuseaddr EXEC:'sleep 5' >/dev/null 2>&1 &`,
+      WAIT_LISTEN,
+    ],
+  });
+  assert.equal(run.code, 0, run.out + run.err);
+  const lines = run.out.trimEnd().split("\n");
+  assert.equal(lines[0], `why localhost:${PORT}`);
+  assert.match(lines[1]!, /^ok +dns .*localhost -> /);
+  assert.ok(lines.includes(`127.0.0.1:${PORT}`), run.out);
+  assert.ok(lines.includes(`[::1]:${PORT}`), run.out);
+  assert.ok(lines.some((l) => /^ {2}FAIL tcp .* refused: /.test(l)), run.out);
+  assert.ok(lines.some((l) => /^ {2}ok +first-byte .* nothing within 500ms/.test(l)), run.out);
+  assert.match(lines.at(-1)!, /^verdict: 127\.0\.0\.1:2500 works; \[::1\]:2500 refused - /);
+  assert.doesNotMatch(run.out, /[✓✗·—]/);
+});
+
+Deno.test("why: TLS and steps that all pass on loopback: every layer ok (exit 0)", async () => {
+  const tls = await tlsFixtures();
+  await using peer = await startSocatTls({ cert: tls.good.cert, key: tls.good.key });
+  const run = await runCli([
+    "why",
+    "127.0.0.1",
+    `${peer.port}`,
+    "--tls",
+    "--cacert",
+    tls.ca.cert,
+    "--send",
+    "PING\\r\\n",
+    "--expect",
+    "PING",
+    "--json",
+  ]);
+  assert.equal(run.code, 0, run.out + run.err);
+  const report = parse(run);
+  const layers = report.addresses[0]!.layers;
+  assert.deepEqual(layers.map((l) => [l.layer, l.outcome]), [
+    ["tcp", "ok"],
+    ["tls", "ok"],
+    ["first-byte", "ok"],
+    ["step", "ok"],
+    ["step", "ok"],
+  ]);
+  assert.match(layers[1]!.explanation, /verified/);
+  assert.equal(report.verdict, `127.0.0.1:${peer.port} works`);
+});
+
+Deno.test("why: through a SOCKS5 proxy, a refused target fails at the proxy layer (exit 1)", async () => {
+  await using proxy = await startMicrosocks();
+  const closed = freePort();
+  const run = await runCli([
+    "why",
+    "127.0.0.1",
+    `${closed}`,
+    "--proxy",
+    `socks5://${proxy.address}`,
+    "--json",
+  ]);
+  assert.equal(run.code, 1, run.out + run.err);
+  const report = parse(run);
+  assert.equal(report.addresses[0]!.address, "127.0.0.1");
+  const layer = failedLayer(report);
+  assert.equal(layer.layer, "proxy");
+  assert.equal(layer.kind, "refused");
+  assert.match(layer.explanation, /proxy answered, but could not reach the target/);
+  assert.match(report.verdict, /through the socks5 proxy/);
+});
+
+Deno.test("why: a proxy that does not listen is the proxy's failure (exit 8)", async () => {
+  const run = await runCli([
+    "why",
+    "127.0.0.1",
+    "80",
+    "--proxy",
+    `socks5://user:s3cret@127.0.0.1:${freePort()}`,
+    "--json",
+  ]);
+  assert.equal(run.code, 8, run.out + run.err);
+  const layer = failedLayer(parse(run));
+  assert.equal(layer.layer, "tcp");
+  assert.equal(layer.kind, "proxy");
+  assert.match(layer.explanation, /the socks5 proxy host answered the SYN with a TCP reset/);
+  assert.doesNotMatch(run.out + run.err, /s3cret/);
+});
+
+Deno.test("why: bad input is a usage error before any socket opens (exit 2)", async () => {
+  const run = await runCli(["why", "localhost", "0"]);
+  assert.equal(run.code, 2, run.out + run.err);
+  assert.match(run.err, /invalid port "0"/);
+});
+
+Deno.test({
+  name: "why: remove the TLS fixtures",
+  fn: async () => {
+    await fixtures?.remove();
+  },
+});
