@@ -277,3 +277,27 @@ Deno.test("-f FIFO honours --deadline and SIGINT while nobody opens the other en
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("echo dials a name like connect does: Happy Eyeballs over every address", async (t) => {
+  if (await skipWithoutNetns(t)) return;
+  // dualname is ::1 first, then 127.0.0.1; the echo service listens on 127.0.0.1 only.
+  const r = await runCliIsolated(["echo", "dualname", "7007", "-n", "3", "--json"], {
+    hosts: ["127.0.0.1 localhost", "::1 dualname", "127.0.0.1 dualname"],
+    setup: [
+      "socat TCP-LISTEN:7007,bind=127.0.0.1,fork,reuseaddr PIPE </dev/null >/dev/null 2>&1 &",
+      "for i in $(seq 50); do ss -ltn | grep -q ':7007 ' && break; sleep 0.1; done",
+    ],
+  });
+  assert.equal(r.code, 0, r.err);
+  const report = JSON.parse(r.out);
+  assert.equal(report.messages.verified, 3, r.out);
+  assert.equal(report.connections.ok, 1, r.out);
+});
+
+Deno.test("probe exits 5 when the sandbox refuses a lookup", async () => {
+  const r = await runCli(["probe", "localhost:80"], {
+    permissions: ["--allow-net=127.0.0.1", "--allow-read", "--no-prompt"],
+  });
+  assert.equal(r.code, 5, r.err);
+  assert.match(r.err, /lookup "localhost": denied by the permission sandbox/);
+});

@@ -17,6 +17,7 @@ import { MAX_CONNECTS_IN_FLIGHT } from "../net/mux.ts";
 import { toNetError } from "../net/net_errors.ts";
 import { errorRecord } from "../report/error_record.ts";
 import {
+  failedConnectState,
   formatProbeHeader,
   formatProbeRow,
   formatProbeSummary,
@@ -437,7 +438,7 @@ function dnsErrorRecord(
     host,
     port,
     address: null,
-    state: "dns-error" as const,
+    state: failedConnectState(errorKind(found.error)),
     timings: {
       resolveMs: roundMs(found.ms),
       connectMs: null,
@@ -654,6 +655,8 @@ async function probeHere(setup: RunSetup): Promise<void> {
       if (found.address !== null) {
         return { index, host, port, ip: found.address, resolveMs: found.ms };
       }
+      // A lookup the sandbox refused is the run's failure (exit 5), as elsewhere.
+      if (errorKind(found.error) === "denied") tally.denied ??= found.error;
       finish(index, dnsErrorRecord(host, port, found));
     }
     return undefined;

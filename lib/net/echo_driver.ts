@@ -27,7 +27,7 @@ import { NetError, VerifyError } from "../errors.ts";
 import { formatDuration } from "../report/duration.ts";
 import { Histogram } from "../report/histogram.ts";
 import { joinHostPort } from "./address.ts";
-import { resolve } from "./dial.ts";
+import { dial, resolve } from "./dial.ts";
 import { EchoState, type Mismatch } from "./echo_state.ts";
 import { Mux, type MuxConn } from "./mux.ts";
 import type { ConnFacts, TlsFacts } from "./conn.ts";
@@ -185,9 +185,19 @@ export async function runEchoLoad(
   if (options.connectTimeoutMs !== undefined) {
     resolveOptions.connectTimeoutMs = options.connectTimeoutMs;
   }
-  const [hostname = host] = options.resolveHere === false
-    ? [host]
-    : await resolve(host, resolveOptions);
+  const addresses = options.resolveHere === false ? [host] : await resolve(host, resolveOptions);
+  const [hostname = host] = addresses;
+  // A name with more than one address: every connection dials it the way
+  // connect does (Happy Eyeballs over all of them), not just the first address.
+  const dialer: MuxDialer | undefined = options.dialer ??
+    (addresses.length > 1
+      ? (target, signal) =>
+        dial(host, port, {
+          signal,
+          noDelay: target.noDelay,
+          ...(options.family ? { family: options.family } : {}),
+        })
+      : undefined);
   const address = joinHostPort(hostname, port);
   const connections = options.connections ?? 1;
   const replyTimeoutMs = options.replyTimeoutMs ?? 10_000;
@@ -251,7 +261,7 @@ export async function runEchoLoad(
 
   const mux = new Mux<ConnState>({
     ...(options.signal ? { signal: options.signal } : {}),
-    ...(options.dialer ? { dialer: options.dialer } : {}),
+    ...(dialer ? { dialer } : {}),
     maxConnecting: options.maxConnecting ?? 256,
     // Enough for every reply in flight on few connections; small with many.
     readBufferSize: connections > 1000
