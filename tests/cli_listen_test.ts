@@ -283,6 +283,8 @@ Deno.test("tcpc listen -k hands stdin to the client connected when it is read", 
     } finally {
       third.close();
     }
+    // SIGTERM between clients ends -k with exit 0: wait until the third is done.
+    await listening.stderrMatches(/closed \(eof\)/, 3);
     child.kill("SIGTERM");
     const { code, err } = await listening.done;
     assert.equal(code, 0, err);

@@ -5,22 +5,20 @@
  * @module
  */
 
-import { NetError, UsageError } from "../errors.ts";
+import { UsageError } from "../errors.ts";
 import { log } from "../log.ts";
 import { joinHostPort } from "../net/address.ts";
 import type { Conn, ProxyFacts, TlsFacts } from "../net/conn.ts";
 import type { DialOptions } from "../net/dial.ts";
-import { abortable } from "../net/abortable.ts";
 import { dialStack } from "../net/stack.ts";
 import { TlsError } from "../net/tls.ts";
 import { tlsLines } from "../report/tls_text.ts";
+import { dataField, flushOutput, openInputFile, sessionOptions } from "./session_io.ts";
 import { ROUTE_FLAGS } from "./proxy_flags.ts";
 import { type RoutePlan, routePlan, stackOptions } from "./route.ts";
 import { TLS_FLAGS } from "./tls_flags.ts";
 import { type CloseReason, runSession, type SessionResult } from "../net/session.ts";
 import { readConnectLimit } from "../kernel/read.ts";
-import { escapeBytes } from "../report/safe_text.ts";
-import { hexDump } from "../report/hexdump.ts";
 import { roundMs as toMicros } from "../report/numbers.ts";
 import { type ErrorRecord, errorRecord } from "../report/error_record.ts";
 import type { CommandContext } from "./context.ts";
@@ -370,44 +368,6 @@ export interface ConnectRecord {
   error: ErrorRecord | null;
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-
-function dataField(chunks: Uint8Array[], total: number): ConnectRecord["data"] {
-  const all = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    all.set(chunk, offset);
-    offset += chunk.length;
-  }
-  try {
-    return { text: utf8.decode(all) };
-  } catch {
-    return { base64: all.toBase64() };
-  }
-}
-
-async function openInput(plan: ConnectPlan, signal: AbortSignal): Promise<Deno.FsFile | null> {
-  if (plan.input.kind !== "file") return null;
-  let file: Deno.FsFile | undefined;
-  try {
-    // Opening a FIFO waits for a writer: the deadline and signals still apply.
-    const opening = Deno.open(plan.input.path, { read: true });
-    file = await abortable(opening, signal, (late) => late.close());
-    // open(2) succeeds on a directory; reading it fails only after connecting.
-    if ((await file.stat()).isDirectory) throw new Error("is a directory");
-    return file;
-  } catch (err) {
-    file?.close();
-    if (signal.aborted) throw signal.reason;
-    const why = err instanceof Deno.errors.NotCapable
-      ? "denied by the permission sandbox (needs --allow-read)"
-      : err instanceof Error
-      ? err.message.split(":")[0] ?? err.message
-      : String(err);
-    throw new UsageError(`cannot read --file "${plan.input.path}": ${why}`);
-  }
-}
-
 /**
  * Runs `tcpc connect`: validates, dials, pumps, reports. Returns the exit code
  * 0 or throws the error that ended the run (after printing the JSON record when
@@ -431,7 +391,9 @@ export async function runConnect(argv: string[], ctx: CommandContext): Promise<n
   if (plan === null) return 0;
   const started = performance.now();
   using deadline = deadlineSignal(ctx.signal, plan.deadlineMs);
-  const file = await openInput(plan, deadline.signal);
+  const file = plan.input.kind === "file"
+    ? await openInputFile(plan.input.path, { signal: deadline.signal })
+    : null;
   try {
     return await connect(plan, file, ctx, { signal: deadline.signal, started });
   } finally {
@@ -515,15 +477,35 @@ async function connect(
       logger.info(`tls handshake in ${formatDuration(facts.timings.tlsMs ?? 0)}`);
       for (const line of tlsLines(facts.tls)) logger.info(line);
     }
-    const result = plan.input.kind === "none"
-      ? zeroIo(conn)
-      : await runSession(conn, sessionOptions(plan, file, ctx, deadline.signal, chunks));
+    const result = plan.input.kind === "none" ? zeroIo(conn) : await runSession(
+      conn,
+      sessionOptions(plan, ctx, {
+        input: plan.input.kind === "data"
+          ? plan.input.bytes
+          : plan.input.kind === "file"
+          ? file
+          : ctx.stdin,
+        signal: deadline.signal,
+        address: joinHostPort(plan.host, plan.port),
+        chunks,
+        halfClose: plan.route.proxy === null,
+        inputEndNote: plan.route.proxy === null
+          ? "input ended: half-close (shutdown SHUT_WR), reading the reply"
+          : "input ended: no half-close through a proxy, reading the reply until the peer " +
+            "closes (-q bounds it)",
+      }),
+    );
     record.bytesSent = result.bytesSent;
     record.bytesReceived = result.bytesReceived;
     record.timings.firstByteMs = result.firstByteMs === null ? null : toMicros(result.firstByteMs);
     record.close = result.close;
     failure = result.error;
-    if (!plan.json) failure ??= await flushOutput(plan, ctx, deadline.signal);
+    if (!plan.json) {
+      failure ??= await flushOutput(ctx, {
+        signal: deadline.signal,
+        ioTimeoutMs: plan.ioTimeoutMs,
+      });
+    }
     logger.info(
       `closed (${result.close}): sent ${result.bytesSent} bytes, received ${result.bytesReceived} bytes in ${
         formatDuration(result.durationMs)
@@ -543,7 +525,9 @@ async function connect(
     record.data = dataField(chunks, record.bytesReceived);
     ctx.out(JSON.stringify(record));
     // The record too must reach stdout within the run's bounds.
-    const cut = conn === undefined ? null : await flushOutput(plan, ctx, deadline.signal);
+    const cut = conn === undefined
+      ? null
+      : await flushOutput(ctx, { signal: deadline.signal, ioTimeoutMs: plan.ioTimeoutMs });
     if (failure === null) failure = cut;
   }
   // The kernel's limit is read after the run (it spawns sysctl): never inside a
@@ -553,32 +537,6 @@ async function connect(
   }
   if (failure !== null) throw failure;
   return 0;
-}
-
-/**
- * Waits until what was received reached stdout, within the run's bounds: the
- * deadline, the signal, and `-t` for the wait itself. Returns the error when
- * output was cut, else null.
- */
-async function flushOutput(
-  plan: ConnectPlan,
-  ctx: CommandContext,
-  signal: AbortSignal,
-): Promise<unknown> {
-  const io = plan.ioTimeoutMs === undefined ? undefined : AbortSignal.timeout(plan.ioTimeoutMs);
-  await ctx.stdout.flush(io === undefined ? signal : AbortSignal.any([signal, io]));
-  const pending = ctx.stdout.pending();
-  if (pending === 0) return null;
-  if (signal.aborted && !(signal.reason instanceof NetError)) return signal.reason;
-  const why = signal.aborted
-    ? (signal.reason as NetError).message
-    : `io timeout: a write to the output waited for ${
-      formatDuration(plan.ioTimeoutMs ?? 0)
-    } (--timeout)`;
-  return new NetError("timeout", `${why}; output cut: ${pending} bytes not written`, {
-    op: "output",
-    timer: signal.aborted ? "deadline" : "io",
-  });
 }
 
 /** At -v: the kernel's own connect limit, and a warning when -w exceeds it. */
@@ -611,70 +569,4 @@ function zeroIo(conn: Conn): SessionResult {
     close: "local",
     error: null,
   };
-}
-
-function sessionOptions(
-  plan: ConnectPlan,
-  file: Deno.FsFile | null,
-  ctx: CommandContext,
-  signal: AbortSignal,
-  chunks: Uint8Array[],
-): Parameters<typeof runSession>[1] {
-  const logger = log("session");
-  const debug = plan.verbosity >= 2;
-  let sentOffset = 0;
-  let receivedOffset = 0;
-  const output = plan.json
-    ? (chunk: Uint8Array) => void chunks.push(chunk.slice())
-    : async (chunk: Uint8Array) => {
-      let offset = 0;
-      while (offset < chunk.length) offset += await ctx.stdout.write(chunk.subarray(offset));
-    };
-  const options: Parameters<typeof runSession>[1] = {
-    input: plan.input.kind === "data"
-      ? plan.input.bytes
-      : plan.input.kind === "file"
-      ? file
-      : plan.input.kind === "none"
-      ? null
-      : ctx.stdin,
-    output,
-    crlf: plan.crlf,
-    signal,
-    address: joinHostPort(plan.host, plan.port),
-    onSent: (chunk) => {
-      // Only build the preview when -vv asked for it: this runs for every chunk.
-      if (debug) {
-        logger.debug(`sent: ${chunk.length} bytes "${escapeBytes(chunk, { maxBytes: 64 })}"`);
-      }
-      if (plan.hex) {
-        // One write per chunk, not per line: a 10 MB dump is 625k lines.
-        ctx.err(hexDump(chunk, { offset: sentOffset, prefix: "> " }).join("\n"));
-      }
-      sentOffset += chunk.length;
-    },
-    onReceived: (chunk) => {
-      if (debug) {
-        logger.debug(`recv: ${chunk.length} bytes "${escapeBytes(chunk, { maxBytes: 64 })}"`);
-      }
-      if (plan.hex) {
-        ctx.err(hexDump(chunk, { offset: receivedOffset, prefix: "< " }).join("\n"));
-      }
-      receivedOffset += chunk.length;
-    },
-    halfClose: plan.route.proxy === null,
-    onHalfClose: () =>
-      logger.debug(
-        plan.route.proxy === null
-          ? "input ended: half-close (shutdown SHUT_WR), reading the reply"
-          : "input ended: no half-close through a proxy, reading the reply until the peer " +
-            "closes (-q bounds it)",
-      ),
-  };
-  setIf(options, "ioTimeoutMs", plan.ioTimeoutMs);
-  setIf(options, "idleTimeoutMs", plan.idleTimeoutMs);
-  setIf(options, "firstByteTimeoutMs", plan.firstByteTimeoutMs);
-  setIf(options, "quitAfterEofMs", plan.quitAfterEofMs);
-  setIf(options, "maxBytes", plan.maxBytes);
-  return options;
 }

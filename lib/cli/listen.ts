@@ -6,19 +6,17 @@
  * @module
  */
 
-import { NetError, UsageError } from "../errors.ts";
+import { UsageError } from "../errors.ts";
 import { log } from "../log.ts";
 import { joinHostPort } from "../net/address.ts";
 import { deadlineSignal } from "../net/deadline.ts";
 import { acceptConn, listenTcp } from "../net/listener.ts";
-import { type CloseReason, runSession, type SessionOptions } from "../net/session.ts";
+import { type CloseReason, runSession } from "../net/session.ts";
 import { SharedInput } from "../net/shared_input.ts";
 import type { TcpConn } from "../net/tcp_conn.ts";
 import { formatDuration } from "../report/duration.ts";
 import { type ErrorRecord, errorRecord } from "../report/error_record.ts";
-import { hexDump } from "../report/hexdump.ts";
 import { roundMs } from "../report/numbers.ts";
-import { escapeBytes } from "../report/safe_text.ts";
 import type { ByteReader } from "../stream.ts";
 import {
   boolFlag,
@@ -35,6 +33,7 @@ import { parseEscapes } from "./escape.ts";
 import { exitCodesHelp } from "./exit_help.ts";
 import { type FlagTable, helpText, parseConfig, reportFlags, withHelp } from "./flags.ts";
 import { positionalHint } from "./hints.ts";
+import { dataField, flushOutput, openInputFile, sessionOptions } from "./session_io.ts";
 import { parseHost, parsePort } from "./target.ts";
 
 /** The flags listen shares with connect, by name (same meaning, read the same way). */
@@ -248,40 +247,6 @@ export interface ListenRecord {
   error: ErrorRecord | null;
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-
-function dataField(chunks: Uint8Array[], total: number): ListenRecord["data"] {
-  const all = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    all.set(chunk, offset);
-    offset += chunk.length;
-  }
-  try {
-    return { text: utf8.decode(all) };
-  } catch {
-    return { base64: all.toBase64() };
-  }
-}
-
-async function openFile(path: string): Promise<Deno.FsFile> {
-  let file: Deno.FsFile | undefined;
-  try {
-    file = await Deno.open(path, { read: true });
-    // open(2) succeeds on a directory; reading it would fail only with a client.
-    if ((await file.stat()).isDirectory) throw new Error("is a directory");
-    return file;
-  } catch (err) {
-    file?.close();
-    const why = err instanceof Deno.errors.NotCapable
-      ? "denied by the permission sandbox (needs --allow-read)"
-      : err instanceof Error
-      ? err.message.split(":")[0] ?? err.message
-      : String(err);
-    throw new UsageError(`cannot read --file "${path}": ${why}`);
-  }
-}
-
 /**
  * Runs `tcpc listen`: validates, listens, serves one client (or, with `-k`,
  * one after another), reports. Returns 0 or throws the error that ended the
@@ -304,11 +269,11 @@ export async function runListen(argv: string[], ctx: CommandContext): Promise<nu
   });
   if (plan === null) return 0;
   // A bad --file is bad input: found before the port is bound.
-  let file = plan.input.kind === "file" ? await openFile(plan.input.path) : null;
+  let file = plan.input.kind === "file" ? await openInputFile(plan.input.path, {}) : null;
   try {
     return await listen(plan, ctx, async () => {
       if (plan.input.kind !== "file") return null;
-      const next = file ?? await openFile(plan.input.path);
+      const next = file ?? await openInputFile(plan.input.path, {});
       file = null;
       return next;
     });
@@ -448,14 +413,22 @@ async function serveClient(conn: TcpConn, options: ServeClientOptions): Promise<
     const input = options.input instanceof SharedInput ? lease : options.input;
     const result = await runSession(
       conn,
-      sessionOptions(plan, ctx, { input, signal: options.signal, chunks, address: record.remote }),
+      sessionOptions(plan, ctx, {
+        input,
+        signal: options.signal,
+        chunks,
+        address: record.remote,
+        inputEndNote: "input ended: half-close (shutdown SHUT_WR), reading the client's data",
+      }),
     );
     record.bytesSent = result.bytesSent;
     record.bytesReceived = result.bytesReceived;
     record.timings.firstByteMs = result.firstByteMs === null ? null : roundMs(result.firstByteMs);
     record.close = result.close;
     failure = result.error;
-    if (!plan.json) failure ??= await flushOutput(plan, ctx, options.signal);
+    if (!plan.json) {
+      failure ??= await flushOutput(ctx, { signal: options.signal, ioTimeoutMs: plan.ioTimeoutMs });
+    }
     logger.info(
       `closed (${result.close}): sent ${result.bytesSent} bytes, received ${result.bytesReceived} bytes in ${
         formatDuration(result.durationMs)
@@ -472,85 +445,4 @@ async function serveClient(conn: TcpConn, options: ServeClientOptions): Promise<
     ctx.out(JSON.stringify(record));
   }
   return failure;
-}
-
-/**
- * Waits until what was received reached stdout, within the run's bounds: the
- * deadline, the signal, and `-t` for the wait itself. Returns the error when
- * output was cut, else null.
- */
-async function flushOutput(
-  plan: ListenPlan,
-  ctx: CommandContext,
-  signal: AbortSignal,
-): Promise<unknown> {
-  const io = plan.ioTimeoutMs === undefined ? undefined : AbortSignal.timeout(plan.ioTimeoutMs);
-  await ctx.stdout.flush(io === undefined ? signal : AbortSignal.any([signal, io]));
-  const pending = ctx.stdout.pending();
-  if (pending === 0) return null;
-  if (signal.aborted && !(signal.reason instanceof NetError)) return signal.reason;
-  const why = signal.aborted
-    ? (signal.reason as NetError).message
-    : `io timeout: a write to the output waited for ${
-      formatDuration(plan.ioTimeoutMs ?? 0)
-    } (--timeout)`;
-  return new NetError("timeout", `${why}; output cut: ${pending} bytes not written`, {
-    op: "output",
-    timer: signal.aborted ? "deadline" : "io",
-  });
-}
-
-/** The parts of a session's options that change per client. */
-interface SessionParts {
-  input: ByteReader | Uint8Array | null;
-  signal: AbortSignal;
-  chunks: Uint8Array[];
-  address: string;
-}
-
-function sessionOptions(plan: ListenPlan, ctx: CommandContext, parts: SessionParts) {
-  const logger = log("session");
-  const debug = plan.verbosity >= 2;
-  let sentOffset = 0;
-  let receivedOffset = 0;
-  const output = plan.json
-    ? (chunk: Uint8Array) => void parts.chunks.push(chunk.slice())
-    : async (chunk: Uint8Array) => {
-      let offset = 0;
-      while (offset < chunk.length) offset += await ctx.stdout.write(chunk.subarray(offset));
-    };
-  const options: SessionOptions = {
-    input: parts.input,
-    output,
-    crlf: plan.crlf,
-    signal: parts.signal,
-    address: parts.address,
-    onSent: (chunk) => {
-      // Only build the preview when -vv asked for it: this runs for every chunk.
-      if (debug) {
-        logger.debug(`sent: ${chunk.length} bytes "${escapeBytes(chunk, { maxBytes: 64 })}"`);
-      }
-      if (plan.hex) {
-        for (const line of hexDump(chunk, { offset: sentOffset, prefix: "> " })) ctx.err(line);
-      }
-      sentOffset += chunk.length;
-    },
-    onReceived: (chunk) => {
-      if (debug) {
-        logger.debug(`recv: ${chunk.length} bytes "${escapeBytes(chunk, { maxBytes: 64 })}"`);
-      }
-      if (plan.hex) {
-        for (const line of hexDump(chunk, { offset: receivedOffset, prefix: "< " })) ctx.err(line);
-      }
-      receivedOffset += chunk.length;
-    },
-    onHalfClose: () =>
-      logger.debug("input ended: half-close (shutdown SHUT_WR), reading the client's data"),
-  };
-  setIf(options, "ioTimeoutMs", plan.ioTimeoutMs);
-  setIf(options, "idleTimeoutMs", plan.idleTimeoutMs);
-  setIf(options, "firstByteTimeoutMs", plan.firstByteTimeoutMs);
-  setIf(options, "quitAfterEofMs", plan.quitAfterEofMs);
-  setIf(options, "maxBytes", plan.maxBytes);
-  return options;
 }
