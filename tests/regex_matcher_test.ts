@@ -16,6 +16,21 @@ Deno.test("RegexMatcher.match() answers like RegExp.test, in order", async () =>
   }
 });
 
+Deno.test("RegexMatcher.matchEnd() gives the offset past the first match, -1 for none", async () => {
+  const matcher = new RegexMatcher({ source: "^250 [^\\n]*\\n", flags: "m" });
+  try {
+    const deadline = performance.now() + 30_000;
+    const ends = await Promise.all([
+      matcher.matchEnd("250 ok\n354 go\n", { deadline }),
+      matcher.matchEnd("220 hi\n250 ok\nrest", { deadline }),
+      matcher.matchEnd("503 no\n", { deadline }),
+    ]);
+    assert.deepEqual(ends, [7, 14, -1]);
+  } finally {
+    matcher.close();
+  }
+});
+
 Deno.test("RegexMatcher.match() stops a backtracking match at its deadline and goes on", async () => {
   const matcher = new RegexMatcher({ source: "^(a+)+$" });
   try {

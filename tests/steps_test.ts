@@ -41,13 +41,21 @@ Deno.test("stepsFromArgs() parses escapes and hex into exact bytes", () => {
 });
 
 Deno.test("stepsFromArgs() puts the --proto dialog first, wherever --proto stands", () => {
-  const { steps, preset } = parse("--send", "QUIT\\r\\n", "--proto", "redis", "--expect", "+OK");
+  const { steps, given, preset } = parse(
+    "--send",
+    "QUIT\\r\\n",
+    "--proto",
+    "redis",
+    "--expect",
+    "+OK",
+  );
   assert.equal(preset?.name, "redis");
   assert.deepEqual(steps.map((s) => s.text), ["PING\\r\\n", "+PONG\\r\\n", "QUIT\\r\\n", "+OK"]);
+  assert.deepEqual(given.map((s) => s.text), ["QUIT\\r\\n", "+OK"]);
 });
 
 Deno.test("stepsFromArgs() gives no steps and no preset without step flags", () => {
-  assert.deepEqual(parse("h", "1", "--json"), { steps: [], preset: null });
+  assert.deepEqual(parse("h", "1", "--json"), { steps: [], given: [], preset: null });
 });
 
 Deno.test("stepsFromArgs() refuses bad values with a UsageError naming them", () => {

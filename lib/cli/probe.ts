@@ -1,7 +1,7 @@
 /**
  * `tcpc probe TARGET...`: many connects at once on the readiness loop
- * (lib/net/mux.ts), one record per target, optional send/expect health check
- * like Nagios `check_tcp`.
+ * (lib/net/mux.ts), one record per target, optional dialog steps
+ * (`--send`, `--expect`, `--proto`...) as a health check like Nagios `check_tcp`.
  *
  * @module
  */
@@ -38,7 +38,6 @@ import {
 } from "./args.ts";
 import {
   CONNECT_TIMEOUT_FLAG,
-  ESCAPES,
   type FlagTable,
   helpText,
   parseConfig,
@@ -48,8 +47,10 @@ import {
 import { exitCodesHelp } from "./exit_help.ts";
 import type { ParseArgsOptionsConfig } from "node:util";
 import { formatDuration } from "../report/duration.ts";
-import { parseEscapes } from "./escape.ts";
-import { type ProbeExpect, ProbeShard, type ShardTarget } from "../net/probe_shard.ts";
+import { ProbeShard, type ProbeSteps, type ShardTarget } from "../net/probe_shard.ts";
+import type { DialogStep } from "../net/dialog.ts";
+import type { Preset } from "../net/presets.ts";
+import { STEP_TABLE, stepsFromArgs } from "./steps.ts";
 import { roundMs } from "../report/numbers.ts";
 import type { ProbeWorkerChunk, ProbeWorkerDone, ProbeWorkerInit } from "../net/probe_worker.ts";
 import { parseTargetRanges } from "./target.ts";
@@ -79,30 +80,7 @@ export const PROBE_TABLE: FlagTable = [
     doc: "read targets from FILE, one per line (`#` starts a comment); repeatable",
     section: "targets",
   },
-  {
-    name: "send",
-    type: "string",
-    value: "TEXT",
-    help: "send TEXT once connected",
-    doc: `send TEXT once connected (escapes \`${ESCAPES}\`)`,
-    section: "check",
-  },
-  {
-    name: "expect",
-    type: "string",
-    value: "TEXT",
-    help: "the reply must contain TEXT",
-    doc: "the reply must contain TEXT (same escapes), like `check_tcp -e`",
-    section: "check",
-  },
-  {
-    name: "expect-re",
-    type: "string",
-    value: "REGEX",
-    help: "the reply (as UTF-8) must match REGEX",
-    doc: "the reply, read as UTF-8, must match REGEX",
-    section: "check",
-  },
+  ...STEP_TABLE,
   {
     name: "concurrency",
     short: "c",
@@ -119,18 +97,18 @@ export const PROBE_TABLE: FlagTable = [
     type: "string",
     value: "N",
     help: "threads that share the connects of a connect-only probe (default: auto, 1 below " +
-      "4096 targets; 0 or 1: this thread only; --send/--expect: always 1)",
+      "4096 targets; 0 or 1: this thread only; with steps: always 1)",
     doc: "threads that share the connects of a connect-only probe. Default: one per core " +
-      "(2-4) from 4,096 targets on, else 1; `0` or `1`: this thread only. With " +
-      '`--send`/`--expect` always 1. Each thread has its own 128-connect budget (see "Limits")',
+      "(2-4) from 4,096 targets on, else 1; `0` or `1`: this thread only. With steps " +
+      "(`--send`, `--expect`, `--proto`...) always 1. Each thread has its own 128-connect " +
+      'budget (see "Limits")',
     section: "load",
   },
   ...withHelp([CONNECT_TIMEOUT_FLAG], {
     "connect-timeout": {
-      help: "time for each connect (default 2s); with --send or --expect the reply gets DUR " +
-        "again after connect",
-      doc: "time for each connect (default 2s). With `--send`/`--expect` the reply gets DUR " +
-        "again, counted from the connect",
+      help: "time for each connect (default 2s), and for each step after it",
+      doc: "time for each connect (default 2s). With steps, each step gets DUR again, " +
+        "counted from its start (the first from the connect)",
     },
   }),
   ...TLS_FLAGS,
@@ -166,11 +144,14 @@ export const PROBE_TABLE: FlagTable = [
  * ```
  */
 export const PROBE_HELP: string = helpText({
-  usage: "Usage: tcpc probe TARGET... [options]",
+  usage: "Usage: tcpc probe TARGET... [steps] [options]",
   summary: `Connect to many ports at once and report each: open, closed, timeout,
 unreachable, dns-error, mismatch, tls, proxy or error.
 
-TARGET: host:port, host:lo-hi, host:p1,p2,... (items may be ranges), [v6addr]:port`,
+TARGET: host:port, host:lo-hi, host:p1,p2,... (items may be ranges), [v6addr]:port
+
+Steps run on every target in the order given, after the --proto dialog, each
+within -w; a step that fails makes the target a mismatch naming the step.`,
   table: PROBE_TABLE,
   footer: exitCodesHelp({
     meanings: {
@@ -202,12 +183,12 @@ export interface ProbePlan {
   targets: { host: string; port: number }[];
   /** Targets in progress at once. */
   concurrency: number;
-  /** Connect timeout (and reply timeout), ms. */
+  /** Connect timeout (and the timeout of each step), ms. */
   timeoutMs: number;
-  /** Bytes to send once connected, or null. */
-  send: Uint8Array | null;
-  /** What the reply must contain or match, or null. */
-  expect: ProbeExpect | null;
+  /** The step flags, in command-line order (they run after the preset's dialog). */
+  steps: DialogStep[];
+  /** The `--proto` preset, or null. */
+  preset: Preset | null;
   /** JSON Lines output (`--json`, `--format json`). */
   json: boolean;
   /** Output format. */
@@ -257,10 +238,11 @@ async function readTargetFile(path: string): Promise<string[]> {
 export async function planProbe(argv: string[]): Promise<ProbePlan> {
   return await planFromArgs(
     parseCommandLine(argv, { options: PROBE_FLAGS, command: "tcpc probe" }),
+    argv,
   );
 }
 
-async function planFromArgs(args: ParsedArgs): Promise<ProbePlan> {
+async function planFromArgs(args: ParsedArgs, argv: string[]): Promise<ProbePlan> {
   const texts = [...args.positionals];
   for (const path of stringsFlag(args, "file")) texts.push(...await readTargetFile(path));
   if (texts.length === 0) {
@@ -279,28 +261,9 @@ async function planFromArgs(args: ParsedArgs): Promise<ProbePlan> {
       for (let port = lo; port <= hi; port++) targets.push({ host, port });
     }
   }
-  const expectText = stringFlag(args, "expect");
-  const expectRe = stringFlag(args, "expect-re");
-  if (expectText !== undefined && expectRe !== undefined) {
-    throw new UsageError("conflicting flags --expect and --expect-re: give only one");
-  }
-  let expect: ProbePlan["expect"] = null;
-  if (expectText !== undefined) {
-    if (expectText === "") throw new UsageError(`invalid --expect "": empty`);
-    expect = { bytes: parseEscapes(expectText, "--expect"), text: expectText };
-  }
-  if (expectRe !== undefined) {
-    try {
-      expect = { re: new RegExp(expectRe), text: expectRe };
-    } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      // V8 repeats the whole pattern ("Invalid regular expression: /P/: why"): it is quoted already.
-      const why = message.replace(`Invalid regular expression: /${expectRe}/: `, "");
-      throw new UsageError(`invalid --expect-re ${quoteValue(expectRe)}: ${why}`);
-    }
-  }
-  const send = stringFlag(args, "send");
-  if (send === "") throw new UsageError(`invalid --send "": empty`);
+  // A preset's dialog is made per target (HTTP's Host names it): keep the
+  // preset and the given steps apart.
+  const { given, preset } = stepsFromArgs(argv, { config: PROBE_FLAGS });
   const timeoutMs = durationFlag(args, "connect-timeout") ?? 2000;
   if (timeoutMs <= 0) throw new UsageError(`invalid --connect-timeout: must be above 0`);
   const format = formatFlag(args);
@@ -315,8 +278,8 @@ async function planFromArgs(args: ParsedArgs): Promise<ProbePlan> {
     targets,
     concurrency: intFlag(args, "concurrency", { min: 1, max: 100_000 }) ?? 256,
     timeoutMs,
-    send: send === undefined ? null : parseEscapes(send, "--send"),
-    expect,
+    steps: given,
+    preset,
     json: format === "json",
     format,
     route,
@@ -379,7 +342,7 @@ async function resolveHosts(
  * import { runProbe } from "./probe.ts";
  * import type { CommandContext } from "./context.ts";
  * declare const ctx: CommandContext;
- * const code = await runProbe(["127.0.0.1:6379", "--send", "PING\\r\\n", "--expect", "+PONG"], ctx);
+ * const code = await runProbe(["127.0.0.1:6379", "--proto", "redis"], ctx);
  * ```
  */
 export async function runProbe(argv: string[], ctx: CommandContext): Promise<number> {
@@ -387,7 +350,7 @@ export async function runProbe(argv: string[], ctx: CommandContext): Promise<num
     command: "tcpc probe",
     options: PROBE_FLAGS,
     help: PROBE_HELP,
-    plan: planFromArgs,
+    plan: (args) => planFromArgs(args, argv),
   });
   return plan === null ? 0 : await probe(plan, ctx);
 }
@@ -450,20 +413,34 @@ function dnsErrorRecord(
     bytesSent: 0,
     bytesReceived: 0,
     reply: null,
+    step: null,
+    received: null,
     tls: null,
     proxy: null,
     error: errorRecord(found.error),
   };
 }
 
+/** True when the targets have a dialog. */
+function hasSteps(plan: ProbePlan): boolean {
+  return plan.steps.length > 0 || plan.preset !== null;
+}
+
+/** Each target's dialog: the preset's for its host and port, then the given steps. */
+function stepsOf(plan: ProbePlan): ProbeSteps | null {
+  const { preset, steps } = plan;
+  if (preset === null) return steps.length === 0 ? null : () => steps;
+  return (target) => [...preset.steps({ host: target.host, port: target.port }), ...steps];
+}
+
 /**
  * Worker threads for this run: 1 (this thread only) for small runs, when a
  * host did not resolve (its records are made here), when the sandbox does not
  * grant every address outright (the refusal is reported from here), and with
- * `--send`/`--expect`, with a proxy, a source address, TLS or
+ * dialog steps, with a proxy, a source address, TLS or
  * `--format prometheus` (the dial stack and the metrics stay on this thread:
  * a worker gets only plain data, and a TLS connection has its read pending
- * like `--expect`). The `--send`/`--expect` case because, measured on Deno 2.9.6, a worker
+ * like `--expect`). The steps case because, measured on Deno 2.9.6, a worker
  * holding thousands of open connections with a read pending misses most of
  * their resets (5,000 reset at once: ~3,750 reads never settled until their
  * deadline; tests/hostile_test.ts), while this thread sees every one. A
@@ -471,7 +448,7 @@ function dnsErrorRecord(
  */
 function workerCount(plan: ProbePlan, resolved: Resolved): number {
   const total = plan.targets.length;
-  if (plan.send !== null || plan.expect !== null) return 1;
+  if (hasSteps(plan)) return 1;
   if (!isPlainRoute(plan.route) || plan.format === "prometheus") return 1;
   const asked = plan.workers ?? (total >= WORKER_THRESHOLD ? DEFAULT_WORKERS : 1);
   if (asked <= 1) return 1;
@@ -625,11 +602,13 @@ async function probeHere(setup: RunSetup): Promise<void> {
     batch = [];
     ctx.out(text);
   };
+  const expects = plan.steps.some((step) => step.kind.startsWith("expect")) ||
+    plan.preset !== null;
   const finish = (index: number, record: ProbeRecord) => {
     tally.done++;
     tally.counts[record.state] = (tally.counts[record.state] ?? 0) + 1;
     if (setup.metrics !== null) {
-      setup.metrics[index] = probeMetrics(record, plan.expect !== null);
+      setup.metrics[index] = probeMetrics(record, expects);
       return;
     }
     pending.set(index, plan.json ? JSON.stringify(record) : formatProbeRow(record, width));
@@ -669,8 +648,7 @@ async function probeHere(setup: RunSetup): Promise<void> {
     ...(dialer === undefined ? {} : { dialer }),
     signal: ctx.signal,
     timeoutMs: plan.timeoutMs,
-    send: plan.send,
-    expect: plan.expect,
+    steps: stepsOf(plan),
     maxOpen: setup.maxOpen,
     next,
     onRecord: (index, record, failure) => {
@@ -731,7 +709,7 @@ export function probeMetrics(record: ProbeRecord, expects: boolean): ProbeMetric
     failure: record.state === "open" ? null : {
       phase: failurePhase(record),
       reason: record.error?.kind ?? record.state,
-      step: null,
+      step: record.step,
     },
   };
 }
@@ -758,8 +736,6 @@ async function probeInWorkers(setup: RunSetup, workers: number): Promise<void> {
   const init: ProbeWorkerInit = {
     type: "init",
     timeoutMs: plan.timeoutMs,
-    send: plan.send,
-    expect: plan.expect,
     // -c is for the whole run: each worker gets its share.
     maxOpen: Math.max(1, Math.floor(setup.maxOpen / workers)),
     json: plan.json,

@@ -11,6 +11,7 @@ import { UsageError } from "../errors.ts";
 import type { DialogStep } from "../net/dialog.ts";
 import { type Preset, presetNames, PRESETS } from "../net/presets.ts";
 import { parseEscapes } from "./escape.ts";
+import { ESCAPES, type FlagTable } from "./flags.ts";
 
 /**
  * The step flags, for a command's parse config. All are repeatable.
@@ -31,6 +32,79 @@ export const STEP_FLAGS = {
   proto: { type: "string", multiple: true },
 } as const;
 
+/**
+ * The step flags as a flag table (lib/cli/flags.ts), for a command whose
+ * `--help` and README table come from one: the same flags as
+ * {@linkcode STEP_FLAGS}, with their help.
+ *
+ * @example A command's table with the steps
+ * ```ts
+ * import { type FlagTable, reportFlags } from "./flags.ts";
+ * import { STEP_TABLE } from "./steps.ts";
+ * const TABLE: FlagTable = [...STEP_TABLE, ...reportFlags()];
+ * ```
+ */
+export const STEP_TABLE: FlagTable = [
+  {
+    name: "send",
+    type: "string",
+    multiple: true,
+    value: "TEXT",
+    help: "a step: send TEXT (nothing is appended)",
+    doc: `a step: send exactly TEXT (escapes \`${ESCAPES}\`); nothing is appended`,
+    section: "check",
+  },
+  {
+    name: "send-hex",
+    type: "string",
+    multiple: true,
+    value: "HEX",
+    help: "a step: send bytes given as hex (0d0a, 0d 0a, 0d:0a)",
+    doc: "a step: send bytes given as hex (`0d0a`, `0d 0a` or `0d:0a`)",
+    section: "check",
+  },
+  {
+    name: "expect",
+    type: "string",
+    multiple: true,
+    value: "TEXT",
+    help: "a step: read until the step's bytes contain TEXT",
+    doc: "a step: read until the bytes received in this step contain TEXT (same escapes), " +
+      "like `check_tcp -e`",
+    section: "check",
+  },
+  {
+    name: "expect-re",
+    type: "string",
+    multiple: true,
+    value: "REGEX",
+    help: "a step: read until REGEX matches the step's bytes (latin1)",
+    doc: "a step: read until REGEX matches the step's bytes read as latin1 (one character per " +
+      "byte); bounded by the step's timeout however much it backtracks",
+    section: "check",
+  },
+  {
+    name: "expect-hex",
+    type: "string",
+    multiple: true,
+    value: "HEX",
+    help: "a step: read until the step's bytes contain these bytes",
+    doc: "a step: read until the bytes received in this step contain these bytes (hex)",
+    section: "check",
+  },
+  {
+    name: "proto",
+    type: "string",
+    multiple: true,
+    value: "NAME",
+    help: `a ready dialog, run before the other steps: ${presetNames().join(", ")}`,
+    doc: `a ready dialog, run before the other steps: ${
+      presetNames().map((name) => `\`${name}\``).join(", ")
+    } (see "Presets")`,
+    section: "check",
+  },
+];
+
 /** Options of {@linkcode stepsFromArgs}. */
 export interface StepsFromArgsOptions {
   /** The command's whole parse config (so that every token is read as the command reads it). */
@@ -45,6 +119,8 @@ export interface StepsFromArgsOptions {
 export interface StepsFromArgs {
   /** Every step, the preset's first. Empty when no step flag was given. */
   steps: DialogStep[];
+  /** The step flags alone, in command-line order (for a preset made per target). */
+  given: DialogStep[];
   /** The `--proto` preset, or null. */
   preset: Preset | null;
 }
@@ -137,10 +213,11 @@ export function stepsFromArgs(argv: string[], options: StepsFromArgsOptions): St
     }
     preset = found;
   }
-  if (preset === null) return { steps, preset };
+  if (preset === null) return { steps, given: steps, preset };
   const port = options.port || preset.defaultPort;
   return {
     steps: [...preset.steps({ host: options.host ?? "localhost", port }), ...steps],
+    given: steps,
     preset,
   };
 }

@@ -205,8 +205,17 @@ function indexOfBytes(hay: Uint8Array, needle: Uint8Array, from: number): number
   return -1;
 }
 
-/** Every byte as one character (`TextDecoder("latin1")` is windows-1252 per WHATWG, not this). */
-function bytesToLatin1(bytes: Uint8Array): string {
+/**
+ * Every byte as one character, the text `--expect-re` matches: offsets in it
+ * are byte offsets. (`TextDecoder("latin1")` is windows-1252 per WHATWG, not this.)
+ *
+ * @example
+ * ```ts
+ * import { bytesToLatin1 } from "./dialog.ts";
+ * console.log(bytesToLatin1(new Uint8Array([0x2b, 0xff])).length); // 2
+ * ```
+ */
+export function bytesToLatin1(bytes: Uint8Array): string {
   let out = "";
   for (let i = 0; i < bytes.length; i += 8192) {
     out += String.fromCharCode(...bytes.subarray(i, i + 8192));

@@ -16,18 +16,14 @@
 
 import { errorKind } from "../errors.ts";
 import { formatProbeRow, type ProbeRecord, type ProbeState } from "../report/probe_table.ts";
-import { type ProbeExpect, ProbeShard, type ShardTarget } from "./probe_shard.ts";
+import { ProbeShard, type ShardTarget } from "./probe_shard.ts";
 
 /** The first message: what every chunk is probed with. */
 export interface ProbeWorkerInit {
   /** Message type. */
   type: "init";
-  /** Connect (and reply) timeout, ms. */
+  /** Connect timeout, ms. Workers run connect-only probes: dialogs stay on the main thread. */
   timeoutMs: number;
-  /** Bytes to send once connected, or null. */
-  send: Uint8Array | null;
-  /** What the reply must contain or match (a RegExp survives structured clone), or null. */
-  expect: ProbeExpect | null;
   /** Targets in progress at once in this worker. */
   maxOpen: number;
   /** JSON Lines, else table rows. */
@@ -171,8 +167,6 @@ export function serveProbeWorker(scope: ProbeWorkerScope): void {
       init = message;
       shard = new ProbeShard({
         timeoutMs: message.timeoutMs,
-        send: message.send,
-        expect: message.expect,
         maxOpen: message.maxOpen,
         next,
         onRecord,

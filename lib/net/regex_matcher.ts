@@ -12,6 +12,12 @@
 /** What a match gave: matched, not matched, or stopped at its deadline. */
 export type MatchOutcome = boolean | "timeout";
 
+/**
+ * Where a match ended: the offset just past the first match in the text, -1
+ * for no match, or `"timeout"` when it was stopped at its deadline.
+ */
+export type MatchEnd = number | "timeout";
+
 /** Options of {@linkcode RegexMatcher}. */
 export interface RegexMatcherOptions {
   /** Source of the expression (`RegExp.prototype.source`). */
@@ -37,7 +43,8 @@ function matcherWorkerMain(): void {
     const data = event.data as { id: number; source: string; flags: string; text: string };
     re ??= new RegExp(data.source, data.flags);
     re.lastIndex = 0;
-    scope.postMessage({ id: data.id, matched: re.test(data.text) });
+    const found = re.exec(data.text);
+    scope.postMessage({ id: data.id, end: found === null ? -1 : found.index + found[0].length });
   };
 }
 
@@ -47,7 +54,7 @@ interface Request {
   id: number;
   text: string;
   deadline: number;
-  resolve: (outcome: MatchOutcome) => void;
+  resolve: (outcome: MatchEnd) => void;
   timer: ReturnType<typeof setTimeout> | undefined;
 }
 
@@ -84,7 +91,17 @@ export class RegexMatcher {
   }
 
   /** Resolves to whether `text` matches, or `"timeout"` at the deadline. Never rejects. */
-  match(text: string, options: MatchOptions): Promise<MatchOutcome> {
+  async match(text: string, options: MatchOptions): Promise<MatchOutcome> {
+    const end = await this.matchEnd(text, options);
+    return end === "timeout" ? end : end >= 0;
+  }
+
+  /**
+   * Resolves to the offset just past the first match in `text` (-1: none), or
+   * `"timeout"` at the deadline: a dialog step consumes its input up to there.
+   * Never rejects.
+   */
+  matchEnd(text: string, options: MatchOptions): Promise<MatchEnd> {
     return new Promise((resolve) => {
       const request: Request = {
         id: this.#nextId++,
@@ -110,7 +127,7 @@ export class RegexMatcher {
     for (const request of left) this.#settle(request, "timeout");
   }
 
-  #settle(request: Request, outcome: MatchOutcome): void {
+  #settle(request: Request, outcome: MatchEnd): void {
     clearTimeout(request.timer);
     if (this.#running === request) this.#running = null;
     request.resolve(outcome);
@@ -147,10 +164,10 @@ export class RegexMatcher {
       } finally {
         URL.revokeObjectURL(url);
       }
-      this.#worker.onmessage = (event: MessageEvent<{ id: number; matched: boolean }>) => {
+      this.#worker.onmessage = (event: MessageEvent<{ id: number; end: number }>) => {
         const current = this.#running;
         if (current === null || current.id !== event.data.id) return;
-        this.#settle(current, event.data.matched);
+        this.#settle(current, event.data.end);
         this.#pump();
       };
       this.#worker.onerror = (event: ErrorEvent) => {

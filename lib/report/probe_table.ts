@@ -11,12 +11,13 @@ import { escapeText } from "./safe_text.ts";
 
 /**
  * What a probe found:
- * - `open`: connected (and, with `--send`/`--expect`, sent and matched);
+ * - `open`: connected (and, with dialog steps, every step sent or matched);
  * - `closed`: refused (RST) or reset during connect;
  * - `timeout`: no answer within `-w`;
  * - `unreachable`: no route (ENETUNREACH, EHOSTUNREACH);
  * - `dns-error`: the host name did not resolve;
- * - `mismatch`: connected, but the reply did not match `--expect` in time;
+ * - `mismatch`: connected, but a dialog step did not complete: an expect did
+ *   not match in time (or before the peer closed), or a send was not sent;
  * - `tls`: the TLS handshake or verification failed, or the certificate
  *   expires within `--cert-days`;
  * - `proxy`: the proxy could not be reached, refused us or failed its handshake;
@@ -111,12 +112,19 @@ export interface ProbeRecord {
     /** Connect start to the end of the probe. */
     totalMs: number;
   };
-  /** Bytes written (`--send`). */
+  /** Bytes written (send steps). */
   bytesSent: number;
-  /** Bytes read (`--expect`). */
+  /** Bytes read (expect steps). */
   bytesReceived: number;
   /** The start of the reply (at most 256 bytes), escaped; null when nothing was read. */
   reply: string | null;
+  /** The dialog step that failed (1-based) when the state is `mismatch`, else null. */
+  step: number | null;
+  /**
+   * What that step had received (bytes not consumed by an earlier step's
+   * match; at most 256 bytes, escaped; `""` for nothing), else null.
+   */
+  received: string | null;
   /** What TLS learned (also when verification failed), or null without TLS. */
   tls: TlsFacts | null;
   /** The proxy gone through, or null. */
@@ -155,7 +163,8 @@ function ms(value: number | null): string {
  *   timings: {
  *     resolveMs: 0, connectMs: 0.2, proxyMs: null, tlsMs: null, firstByteMs: null, totalMs: 0.3,
  *   },
- *   bytesSent: 0, bytesReceived: 0, reply: null, tls: null, proxy: null, error: null,
+ *   bytesSent: 0, bytesReceived: 0, reply: null, step: null, received: null,
+ *   tls: null, proxy: null, error: null,
  * }, 14));
  * ```
  */
