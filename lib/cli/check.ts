@@ -38,7 +38,7 @@ import { parseHost, parsePort } from "./target.ts";
 import type { DialogStep } from "../net/dialog.ts";
 import type { ProxyFacts, TlsFacts } from "../facts.ts";
 import { certDaysText } from "../net/cert_days.ts";
-import { TlsError } from "../net/tls.ts";
+import { TlsError } from "../net/tls_error.ts";
 import { TLS_FLAGS } from "./tls_flags.ts";
 import { ROUTE_FLAGS } from "./proxy_flags.ts";
 import { type RoutePlan, routePlan, stackOptions } from "./route.ts";

@@ -11,7 +11,7 @@ import { joinHostPort } from "../net/address.ts";
 import type { Conn, ProxyFacts, TlsFacts } from "../net/conn.ts";
 import type { DialOptions } from "../net/dial.ts";
 import { dialStack } from "../net/stack.ts";
-import { TlsError } from "../net/tls.ts";
+import { TlsError } from "../net/tls_error.ts";
 import { tlsLines } from "../report/tls_text.ts";
 import { dataField, flushOutput, openInputFile, sessionOptions } from "./session_io.ts";
 import { ROUTE_FLAGS } from "./proxy_flags.ts";

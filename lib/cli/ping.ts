@@ -40,7 +40,7 @@ import { formatDuration } from "../report/duration.ts";
 import { checkFamily, parseHostPort } from "./target.ts";
 import type { ProxyFacts, TlsFacts } from "../facts.ts";
 import type { ConnFacts } from "../net/conn.ts";
-import { TlsError } from "../net/tls.ts";
+import { TlsError } from "../net/tls_error.ts";
 import { TLS_FLAGS } from "./tls_flags.ts";
 import { ROUTE_FLAGS } from "./proxy_flags.ts";
 import { routeDialer, type RoutePlan, routePlan } from "./route.ts";

@@ -7,7 +7,7 @@
  */
 
 import type { TlsFacts } from "./conn.ts";
-import { TlsError } from "./tls.ts";
+import { TlsError } from "./tls_error.ts";
 
 /** Options of {@linkcode certDaysError}. */
 export interface CertDaysOptions {

@@ -12,35 +12,16 @@
  */
 
 import { lookup } from "node:dns/promises";
-import { connect as nodeConnect, type Socket } from "node:net";
 import { NetError, UsageError } from "../errors.ts";
 import { hostKind, joinHostPort } from "./address.ts";
 import type { Conn } from "./conn.ts";
 import { toNetError } from "./net_errors.ts";
 import { abortable } from "./abortable.ts";
-import { NodeConn } from "./node_conn.ts";
-import { TcpConn } from "./tcp_conn.ts";
+import { connectTcp, type ConnectTcpOptions } from "./tcp_connect.ts";
 import { readConnectLimit } from "../kernel/read.ts";
 
-/** The local end to bind (nc `-s` / `-p`). */
-export interface SourceOptions {
-  /** Source IP address. @default {undefined} (the kernel chooses) */
-  address?: string;
-  /** Source port. @default {undefined} (an ephemeral port) */
-  port?: number;
-}
-
-/** Options of {@linkcode connectTcp}: one TCP connect to one address. */
-export interface ConnectTcpOptions {
-  /** Aborts the connect; it rejects with the signal's reason. @default {undefined} */
-  signal?: AbortSignal;
-  /** Disable Nagle's algorithm. @default {false} */
-  noDelay?: boolean;
-  /** Enable TCP keepalive. @default {false} */
-  keepAlive?: boolean;
-  /** Bind the local end (uses node:net). @default {undefined} */
-  source?: SourceOptions;
-}
+export { connectTcp } from "./tcp_connect.ts";
+export type { ConnectTcpOptions, SourceOptions } from "./tcp_connect.ts";
 
 /** Options of {@linkcode dial} and {@linkcode resolve}. */
 export interface DialOptions extends ConnectTcpOptions {
@@ -64,17 +45,6 @@ export interface DialOptions extends ConnectTcpOptions {
    * even when every connect then fails. @default {undefined}
    */
   onResolved?: (addresses: string[], resolveMs: number) => void;
-}
-
-/**
- * How often a self-connect is retried before it is reported: the kernel chose
- * the destination port as our source port and TCP's simultaneous open
- * (RFC 793 section 3.4) connected the socket to itself. Nothing listens there.
- */
-const SELF_CONNECT_RETRIES = 3;
-
-function isSelf(conn: Conn): boolean {
-  return conn.localAddress === conn.remoteAddress;
 }
 
 /**
@@ -151,124 +121,6 @@ function parentReason(parent: AbortSignal, op: string, address: string): unknown
   const reason = parent.reason;
   if (!(reason instanceof DOMException)) return reason;
   return toNetError(reason, { op, address, timer: "deadline" });
-}
-
-/**
- * One TCP connect to one IP address. Retries a self-connect (see
- * {@linkcode SELF_CONNECT_RETRIES}) and then reports it as refused, never as
- * open. Raw errors are thrown as they are (the caller classifies).
- *
- * @example
- * ```ts
- * import { connectTcp } from "./dial.ts";
- * const conn = await connectTcp("127.0.0.1", 7, { signal: AbortSignal.timeout(2000) });
- * conn.close();
- * ```
- */
-export async function connectTcp(
-  address: string,
-  port: number,
-  options: ConnectTcpOptions = {},
-): Promise<Conn> {
-  const selfConnect = () =>
-    new NetError(
-      "refused",
-      "connected to itself: nothing listens there (the kernel chose the destination port as the source port)",
-      { op: "connect", address: joinHostPort(address, port) },
-    );
-  for (let attempt = 0;; attempt++) {
-    let conn: Conn;
-    try {
-      conn = options.source === undefined
-        ? await connectDeno(address, port, options)
-        : await connectNode(address, port, options);
-    } catch (err) {
-      // After a self-connect the only free source port may still be taken.
-      if (attempt > 0 && !options.signal?.aborted) throw selfConnect();
-      throw err;
-    }
-    if (!isSelf(conn)) return conn;
-    conn.close();
-    if (attempt + 1 >= SELF_CONNECT_RETRIES || options.source?.port !== undefined) {
-      throw selfConnect();
-    }
-  }
-}
-
-async function connectDeno(
-  address: string,
-  port: number,
-  options: ConnectTcpOptions,
-): Promise<Conn> {
-  const raw = await Deno.connect({
-    hostname: address,
-    port,
-    transport: "tcp",
-    ...(options.signal ? { signal: options.signal } : {}),
-  });
-  if (options.noDelay) raw.setNoDelay(true);
-  if (options.keepAlive) raw.setKeepAlive(true);
-  return new TcpConn(raw);
-}
-
-async function connectNode(
-  address: string,
-  port: number,
-  options: ConnectTcpOptions,
-): Promise<Conn> {
-  const signal = options.signal;
-  signal?.throwIfAborted();
-  const source = options.source ?? {};
-  const socket: Socket = nodeConnect({
-    host: address,
-    port,
-    ...(source.address !== undefined ? { localAddress: source.address } : {}),
-    ...(source.port !== undefined ? { localPort: source.port } : {}),
-    noDelay: options.noDelay ?? false,
-    keepAlive: options.keepAlive ?? false,
-  });
-  let onAbort = () => {};
-  try {
-    await new Promise<void>((resolve, reject) => {
-      onAbort = () => {
-        socket.destroy();
-        reject(signal?.reason);
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-      socket.once("connect", () => resolve());
-      socket.once("error", (err: Error) => reject(sourceError(err, source)));
-    });
-  } catch (err) {
-    socket.destroy();
-    throw err;
-  } finally {
-    signal?.removeEventListener("abort", onAbort);
-  }
-  return new NodeConn(socket);
-}
-
-/** EADDRINUSE/EADDRNOTAVAIL name the source we were asked to bind. */
-function sourceError(err: Error, source: SourceOptions): Error {
-  const { code, syscall } = err as { code?: unknown; syscall?: unknown };
-  // Deno 2.9.6's node:net reports a bind(2) to an address this host does not
-  // have as EINVAL where Linux (and Node) say EADDRNOTAVAIL.
-  const notHere = code === "EADDRNOTAVAIL" || (code === "EINVAL" && syscall === "bind");
-  if (notHere && source.address !== undefined) {
-    return new NetError(
-      "io",
-      `source address "${source.address}" is not an address of this host (EADDRNOTAVAIL)`,
-      { op: "bind", address: source.address, cause: err },
-    );
-  }
-  if (code === "EADDRINUSE" && source.port !== undefined) {
-    const where = joinHostPort(source.address ?? "0.0.0.0", source.port);
-    return new NetError(
-      "io",
-      `source port ${source.port} is already in use (EADDRINUSE)`,
-      { op: "bind", address: where, cause: err },
-    );
-  }
-  return err;
 }
 
 /**

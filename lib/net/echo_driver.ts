@@ -32,7 +32,7 @@ import { EchoState, type Mismatch } from "./echo_state.ts";
 import { Mux, type MuxConn } from "./mux.ts";
 import type { ConnFacts, TlsFacts } from "./conn.ts";
 import type { MuxDialer } from "./mux_types.ts";
-import { TlsError } from "./tls.ts";
+import { TlsError } from "./tls_error.ts";
 
 /** Options of {@linkcode runEchoLoad}. */
 export interface EchoRunOptions {

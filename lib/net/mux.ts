@@ -106,7 +106,7 @@
 
 import { NetError } from "../errors.ts";
 import type { Conn } from "./conn.ts";
-import { connectTcp } from "./dial.ts";
+import { connectTcp } from "./tcp_connect.ts";
 import { Slot, type SlotOwner } from "./mux_slot.ts";
 import type {
   CloseResult,

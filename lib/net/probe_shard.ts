@@ -21,7 +21,7 @@ import { type MatchEnd, RegexMatcher } from "./regex_matcher.ts";
 import { bytesToLatin1, describeStep, type DialogStep } from "./dialog.ts";
 import type { ConnFacts } from "./conn.ts";
 import type { MuxDialer } from "./mux_types.ts";
-import { TlsError } from "./tls.ts";
+import { TlsError } from "./tls_error.ts";
 
 /**
  * The dialog of one target: its steps in order (a `--proto` preset may name

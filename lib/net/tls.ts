@@ -22,10 +22,12 @@ import {
   rootCertificates,
   type TLSSocket,
 } from "node:tls";
-import { NetError } from "../errors.ts";
 import { escapeBytes, escapeText } from "../report/safe_text.ts";
 import type { CertificateFacts, ChainEntry, Conn, ConnFacts, TlsFacts } from "./conn.ts";
 import { connDuplex } from "./conn_duplex.ts";
+import { TlsError } from "./tls_error.ts";
+
+export { TlsError } from "./tls_error.ts";
 import { NodeConn } from "./node_conn.ts";
 
 /** Debian's (and Ubuntu's) bundle of the system's trusted CAs, as curl and openssl use it. */
@@ -49,40 +51,6 @@ export interface TlsLayerOptions {
   insecure?: boolean;
   /** Aborts the handshake: the conn is closed and the promise rejects with `signal.reason`. @default {undefined} */
   signal?: AbortSignal;
-}
-
-/**
- * A TLS failure: a {@linkcode NetError} of kind `tls` (exit 7, op `tls`) that
- * also carries what the handshake learned, so that a JSON record can show the
- * certificate of a server that failed verification.
- *
- * @example
- * ```ts
- * import { TlsError } from "./tls.ts";
- * const err = new TlsError("certificate expired on 2021-01-01 00:00 UTC (notAfter)", {
- *   address: "127.0.0.1:4433",
- *   facts: null,
- * });
- * console.log(err.kind, err.message); // tls tls "127.0.0.1:4433": certificate expired ...
- * ```
- */
-export class TlsError extends NetError {
-  /** The handshake's facts, or null when the handshake did not finish. */
-  readonly facts: TlsFacts | null;
-
-  /** Builds `tls "address": detail`. */
-  constructor(
-    detail: string,
-    options: { address: string; facts: TlsFacts | null; op?: string; cause?: unknown },
-  ) {
-    super("tls", detail, {
-      op: options.op ?? "tls",
-      address: options.address,
-      cause: options.cause,
-    });
-    this.name = "TlsError";
-    this.facts = options.facts;
-  }
 }
 
 let defaultTrust: Promise<string[]> | undefined;
