@@ -24,7 +24,7 @@ export interface TimerEntry<T> {
  * const heap = new TimerHeap<string>();
  * heap.push(20, "idle");
  * heap.push(10, "connect");
- * console.log(heap.peek()?.item); // connect
+ * console.log(heap.nextAt()); // 10
  * console.log(heap.popDue(15).map((entry) => entry.item)); // ["connect"]
  * ```
  */
@@ -45,12 +45,6 @@ export class TimerHeap<T> {
     this.#seq.push(this.#nextSeq++);
     this.#items.push(item);
     this.#up(this.#at.length - 1);
-  }
-
-  /** The earliest entry, or undefined when empty. */
-  peek(): TimerEntry<T> | undefined {
-    if (this.#at.length === 0) return undefined;
-    return { at: this.#at[0]!, item: this.#items[0]! };
   }
 
   /** Due time of the earliest entry, or Infinity when empty. */
