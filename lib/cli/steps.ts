@@ -11,6 +11,7 @@ import { UsageError } from "../errors.ts";
 import type { DialogStep } from "../net/dialog.ts";
 import { type Preset, presetNames, PRESETS } from "../net/presets.ts";
 import { parseEscapes } from "./escape.ts";
+import { quoteValue } from "./quote.ts";
 import { ESCAPES, type FlagTable } from "./flags.ts";
 
 /**
@@ -137,10 +138,10 @@ export interface StepsFromArgs {
  */
 export function parseHex(text: string, flag: string): Uint8Array {
   const digits = text.replace(/[\s:]/g, "");
-  if (digits === "") throw new UsageError(`invalid ${flag} "${text}": empty`);
+  if (digits === "") throw new UsageError(`invalid ${flag} ${quoteValue(text)}: empty`);
   if (!/^(?:[0-9a-fA-F]{2})+$/.test(digits)) {
     throw new UsageError(
-      `invalid ${flag} "${text}": not hex bytes (two hex digits per byte, e.g. 0d0a)`,
+      `invalid ${flag} ${quoteValue(text)}: not hex bytes (two hex digits per byte, e.g. 0d0a)`,
     );
   }
   return Uint8Array.fromHex(digits);
@@ -162,10 +163,14 @@ function stepOf(name: string, value: string): DialogStep {
       try {
         return { kind: "expect-re", re: new RegExp(value), text: value };
       } catch (err) {
+        // V8 repeats the whole pattern ("/.../: Unterminated group"): keep the reason.
         const why = err instanceof Error
-          ? err.message.replace(/^Invalid regular expression: /, "")
+          ? err.message.replace(/^Invalid regular expression: /, "").replace(
+            /^\/[\s\S]*\/[a-z]*: /,
+            "",
+          )
           : "";
-        throw new UsageError(`invalid ${flag} "${value}": ${why}`);
+        throw new UsageError(`invalid ${flag} ${quoteValue(value)}: ${why}`);
       }
     }
   }
