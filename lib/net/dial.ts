@@ -11,8 +11,7 @@
  * @module
  */
 
-import { lookup } from "node:dns/promises";
-import { connect as nodeConnect, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import { NetError, UsageError } from "../errors.ts";
 import { hostKind, joinHostPort } from "./address.ts";
 import type { Conn } from "./conn.ts";
@@ -96,6 +95,9 @@ export async function resolve(host: string, options: DialOptions = {}): Promise<
     return [host];
   }
   return await withDeadline(options, "lookup", host, async (signal) => {
+    // Loaded here, not at start-up: node:dns and node:net cost every run ~10 ms,
+    // and a literal address never needs them.
+    const { lookup } = await abortable(import("node:dns/promises"), signal);
     const found = await abortable(
       lookup(host, { all: true, family: options.family ?? 0, verbatim: true }),
       signal,
@@ -219,6 +221,8 @@ async function connectNode(
   const signal = options.signal;
   signal?.throwIfAborted();
   const source = options.source ?? {};
+  const loading = import("node:net");
+  const { connect: nodeConnect } = signal ? await abortable(loading, signal) : await loading;
   const socket: Socket = nodeConnect({
     host: address,
     port,

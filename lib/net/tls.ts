@@ -13,20 +13,40 @@
  * @module
  */
 
-import { X509Certificate } from "node:crypto";
+import type { X509Certificate } from "node:crypto";
 import type { Duplex } from "node:stream";
-import {
-  checkServerIdentity,
-  connect,
-  type DetailedPeerCertificate,
-  rootCertificates,
-  type TLSSocket,
-} from "node:tls";
+import type { DetailedPeerCertificate, TLSSocket } from "node:tls";
 import { NetError } from "../errors.ts";
 import { escapeBytes, escapeText } from "../report/safe_text.ts";
+import { abortable } from "./abortable.ts";
 import type { CertificateFacts, ChainEntry, Conn, ConnFacts, TlsFacts } from "./conn.ts";
-import { connDuplex } from "./conn_duplex.ts";
 import { NodeConn } from "./node_conn.ts";
+
+/** What the TLS code needs from node:tls, node:crypto and the Duplex adapter. */
+interface NodeTls {
+  tls: typeof import("node:tls");
+  X509: typeof import("node:crypto").X509Certificate;
+  connDuplex: typeof import("./conn_duplex.ts").connDuplex;
+}
+
+/** Set by {@linkcode loadNodeTls}; every function below that uses it runs after it. */
+let node: NodeTls;
+let loadingNode: Promise<NodeTls> | undefined;
+
+/**
+ * Loads node:tls and its companions on first use: they cost every start-up
+ * ~10-15 ms, and most runs (`tcpc HOST PORT`, `-z`, a plain probe) never use
+ * TLS. String-literal specifiers, so that `deno compile` includes them.
+ */
+function loadNodeTls(): Promise<NodeTls> {
+  return loadingNode ??= Promise.all([
+    import("node:tls"),
+    import("node:crypto"),
+    import("./conn_duplex.ts"),
+  ]).then(([tls, crypto, duplex]) =>
+    node = { tls, X509: crypto.X509Certificate, connDuplex: duplex.connDuplex }
+  );
+}
 
 /** Debian's (and Ubuntu's) bundle of the system's trusted CAs, as curl and openssl use it. */
 export const SYSTEM_CA_FILE = "/etc/ssl/certs/ca-certificates.crt";
@@ -95,7 +115,7 @@ let defaultTrust: Promise<string[]> | undefined;
  */
 function runtimeRoots(): readonly string[] {
   if (Deno.permissions.querySync({ name: "sys" }).state !== "granted") return [];
-  return rootCertificates;
+  return node.tls.rootCertificates;
 }
 
 /**
@@ -112,6 +132,7 @@ function runtimeRoots(): readonly string[] {
  */
 export function defaultTrustedCas(): Promise<string[]> {
   defaultTrust ??= (async () => {
+    await loadNodeTls();
     let system: string[] = [];
     try {
       system = splitPem(await Deno.readTextFile(SYSTEM_CA_FILE));
@@ -173,9 +194,15 @@ export async function tlsLayer(conn: Conn, options: TlsLayerOptions): Promise<Co
     conn.close();
     throw signal.reason;
   }
+  try {
+    await (signal === undefined ? loadNodeTls() : abortable(loadNodeTls(), signal));
+  } catch (err) {
+    conn.close();
+    throw err;
+  }
   const defaults = await defaultTrustedCas();
   const trusted = [...defaults, ...(options.ca ?? [])];
-  const duplex = connDuplex(conn);
+  const duplex = node.connDuplex(conn);
   // The first bytes the peer sent, to quote them when it does not speak TLS.
   const first: Uint8Array[] = [];
   let firstLength = 0;
@@ -184,7 +211,7 @@ export async function tlsLayer(conn: Conn, options: TlsLayerOptions): Promise<Co
     first.push(chunk.subarray(0, FIRST_BYTES - firstLength));
     firstLength += first.at(-1)!.length;
   };
-  const socket = connect({
+  const socket = node.tls.connect({
     socket: duplex,
     ...(options.servername === undefined ? {} : { servername: options.servername }),
     ...(options.alpn === undefined ? {} : { ALPNProtocols: options.alpn }),
@@ -421,7 +448,7 @@ function peerChain(peer: DetailedPeerCertificate): X509Certificate[] {
     const fingerprint = current.fingerprint256;
     if (seen.has(fingerprint)) break;
     seen.add(fingerprint);
-    out.push(new X509Certificate(current.raw));
+    out.push(new node.X509(current.raw));
     current = current.issuerCertificate;
   }
   return out;
@@ -481,7 +508,7 @@ function indexCas(pems: string[]): Map<string, X509Certificate[]> {
   for (const pem of pems) {
     let cert: X509Certificate;
     try {
-      cert = new X509Certificate(pem);
+      cert = new node.X509(pem);
     } catch {
       continue; // a broken entry in a bundle is not our peer's fault
     }
@@ -599,7 +626,7 @@ function nameVerdict(leaf: X509Certificate, name: string): Verdict | null {
     subject: cn === undefined ? {} : { CN: cn },
     ...(san === undefined ? {} : { subjectaltname: san }),
   } as unknown as DetailedPeerCertificate;
-  if (checkServerIdentity(name, peer) === undefined) return null;
+  if (node.tls.checkServerIdentity(name, peer) === undefined) return null;
   const names = altNames(san);
   if (names.length === 0 && cn !== undefined) names.push(cn);
   const holds = names.length === 0
