@@ -728,6 +728,22 @@ class TlsConn extends NodeConn {
     });
   }
 
+  // Backpressure pauses the stream under TLS, not the TLS socket: Deno 2.9's
+  // node:tls never emits "end" for a close_notify or FIN that arrives while
+  // the TLS socket is paused, and the read then waits forever (measured: a
+  // 16-64 MiB receive into a slow pipe hung in most runs, see bench/RESULTS.md).
+  protected override pauseInput(): void {
+    this.#duplex.pause();
+  }
+
+  protected override resumeInput(): void {
+    this.#duplex.resume();
+  }
+
+  protected override inputPaused(): boolean {
+    return this.#duplex.isPaused();
+  }
+
   override close(): void {
     super.close();
     this.#duplex.destroy();
