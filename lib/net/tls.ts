@@ -244,8 +244,8 @@ export async function tlsLayer(conn: Conn, options: TlsLayerOptions): Promise<Co
   let facts: TlsFacts;
   let verdict: Verdict | null;
   try {
-    const peer = socket.getPeerCertificate(true);
-    const certs = peerChain(peer);
+    const certs = sentChain(socket, anchorLookup(defaults, options.ca ?? [])) ??
+      peerChain(socket.getPeerCertificate(true));
     facts = {
       protocol: socket.getProtocol() ?? null,
       cipher: socket.getCipher()?.name ?? null,
@@ -439,6 +439,47 @@ function handshakeError(
 }
 
 /** The leaf first, then each issuer the runtime reports, stopping at a self-issued one. */
+/**
+ * The chain the server sent, completed from our CAs the way
+ * `getPeerCertificate(true)` completes it (the first CA whose subject is the
+ * last certificate's issuer, until a self-issued one), or null when the
+ * runtime does not expose the sent chain. Deno 2.9's `getPeerCertificate(true)`
+ * parses every trusted CA (~150) into a legacy object on each call: ~8 ms of
+ * CPU per handshake, two thirds of a `probe --tls` (bench/RESULTS.md, figure 10).
+ */
+function sentChain(
+  socket: TLSSocket,
+  anchors: (subject: string) => X509Certificate[],
+): X509Certificate[] | null {
+  const handle = (socket as unknown as {
+    _handle?: { getPeerCertificateChain?: () => { certificates?: unknown } | null };
+  })._handle;
+  let ders: unknown;
+  try {
+    ders = handle?.getPeerCertificateChain?.()?.certificates;
+  } catch {
+    return null;
+  }
+  if (!Array.isArray(ders) || ders.length === 0) return null;
+  const out: X509Certificate[] = [];
+  const seen = new Set<string>();
+  const add = (cert: X509Certificate) => {
+    if (seen.has(cert.fingerprint256) || out.length >= 10) return false;
+    seen.add(cert.fingerprint256);
+    out.push(cert);
+    return true;
+  };
+  for (const der of ders) {
+    if (!add(new node.X509(der as Uint8Array))) break;
+  }
+  for (let last = out.at(-1)!; last.subject !== last.issuer;) {
+    const issuer = anchors(last.issuer)[0];
+    if (issuer === undefined || !add(issuer)) break;
+    last = issuer;
+  }
+  return out;
+}
+
 function peerChain(peer: DetailedPeerCertificate): X509Certificate[] {
   const out: X509Certificate[] = [];
   const seen = new Set<string>();
