@@ -10,18 +10,6 @@
 import { EXIT_CODES, exitCodeFor, Interrupted, NetError, UsageError } from "./lib/errors.ts";
 import { setupLog } from "./lib/log.ts";
 import type { CommandContext } from "./lib/cli/context.ts";
-import { CONNECT_TABLE, runConnect } from "./lib/cli/connect.ts";
-import { helpFlagLines } from "./lib/cli/flags.ts";
-import { exitCodesHelp } from "./lib/cli/exit_help.ts";
-import { runServe } from "./lib/cli/serve.ts";
-import { runListen } from "./lib/cli/listen.ts";
-import { runDemo } from "./lib/cli/demo.ts";
-import { runKernel } from "./lib/cli/kernel.ts";
-import { runProbe } from "./lib/cli/probe.ts";
-import { runPing } from "./lib/cli/ping.ts";
-import { runEcho } from "./lib/cli/echo.ts";
-import { runCheck } from "./lib/cli/check.ts";
-import { runWhy } from "./lib/cli/why.ts";
 import { escapeLine, escapeText } from "./lib/report/safe_text.ts";
 import {
   bufferedWriter,
@@ -34,7 +22,14 @@ const VERSION = "0.1.0";
 /** After a deadline ended the run, how long buffered output may still take to drain. */
 const STDOUT_GRACE_MS = 1000;
 
-const HELP = `tcpc ${VERSION}: a TCP client with honest deadlines
+/** The top-level help; it loads the connect command's flag table, so only `--help` pays for it. */
+async function help(): Promise<string> {
+  const [{ CONNECT_TABLE }, { helpFlagLines }, { exitCodesHelp }] = await Promise.all([
+    import("./lib/cli/connect.ts"),
+    import("./lib/cli/flags.ts"),
+    import("./lib/cli/exit_help.ts"),
+  ]);
+  return `tcpc ${VERSION}: a TCP client with honest deadlines
 
 Usage:
   tcpc HOST PORT [options]          talk to a TCP service (stdin -> socket -> stdout)
@@ -56,20 +51,26 @@ Run "tcpc connect --help" (or any command with --help) for its options.
 ${helpFlagLines(CONNECT_TABLE).join("\n")}
 
 ${exitCodesHelp()}`;
+}
 
 type Command = (argv: string[], ctx: CommandContext) => Promise<number>;
 
-const COMMANDS: Record<string, Command> = {
-  connect: runConnect,
-  serve: runServe,
-  listen: runListen,
-  kernel: runKernel,
-  demo: runDemo,
-  probe: runProbe,
-  ping: runPing,
-  echo: runEcho,
-  check: runCheck,
-  why: runWhy,
+/**
+ * Each command's modules load only when it runs: a static import of every
+ * command cost each start-up ~40 ms (bench/RESULTS.md, issue 16). The
+ * specifiers are string literals so that `deno compile` includes them.
+ */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  connect: () => import("./lib/cli/connect.ts").then((m) => m.runConnect),
+  serve: () => import("./lib/cli/serve.ts").then((m) => m.runServe),
+  listen: () => import("./lib/cli/listen.ts").then((m) => m.runListen),
+  kernel: () => import("./lib/cli/kernel.ts").then((m) => m.runKernel),
+  demo: () => import("./lib/cli/demo.ts").then((m) => m.runDemo),
+  probe: () => import("./lib/cli/probe.ts").then((m) => m.runProbe),
+  ping: () => import("./lib/cli/ping.ts").then((m) => m.runPing),
+  echo: () => import("./lib/cli/echo.ts").then((m) => m.runEcho),
+  check: () => import("./lib/cli/check.ts").then((m) => m.runCheck),
+  why: () => import("./lib/cli/why.ts").then((m) => m.runWhy),
 };
 
 const encoder = new TextEncoder();
@@ -228,16 +229,16 @@ async function run(argv: string[], ctx: CommandContext): Promise<number> {
   const [first, ...rest] = argv;
   if (first === undefined || first === "-h" || first === "--help" || first === "help") {
     if (first === undefined) throw new UsageError("missing HOST and PORT (see tcpc --help)");
-    ctx.out(HELP);
+    ctx.out(await help());
     return 0;
   }
   if (first === "--version" || first === "-V") {
     ctx.out(`tcpc ${VERSION}`);
     return 0;
   }
-  if (first === "-l") return await runListen(rest, ctx);
-  const command = COMMANDS[first];
-  return command ? await command(rest, ctx) : await runConnect(argv, ctx);
+  if (first === "-l") return await (await COMMANDS.listen!())(rest, ctx);
+  const load = Object.hasOwn(COMMANDS, first) ? COMMANDS[first] : undefined;
+  return load ? await (await load())(rest, ctx) : await (await COMMANDS.connect!())(argv, ctx);
 }
 
 if (import.meta.main) {

@@ -4,7 +4,9 @@
  * it installs nothing), runs every figure, prints tcpc's median, the peer's
  * median and the ratio per figure, and writes bench/RESULTS.md and
  * bench/results.json. Figures 3 (bench/sweep.ts) and 4 (bench/echo.ts) are
- * separate scripts run as subprocesses when present.
+ * separate scripts run as subprocesses when present. Figure 6 is start-up
+ * against an empty module, 8 deadline precision, 9 TLS receive into a pipe,
+ * 10 TLS handshakes per second.
  *
  *   deno task bench [--quick] [--only 1,2,5] [--reps N] [--size MiB] [--no-write]
  *
@@ -31,6 +33,8 @@ import { runTransfer } from "./transfer.ts";
 import { runIdleConns } from "./idle_conns.ts";
 import { runStartup } from "./startup.ts";
 import { ceilingFigure, measureIperf } from "./iperf.ts";
+import { runDeadline } from "./deadline.ts";
+import { runTls } from "./tls.ts";
 
 const RESULTS_MD = `${REPO}bench/RESULTS.md`;
 const RESULTS_JSON = `${REPO}bench/results.json`;
@@ -66,7 +70,7 @@ function parseRunArgs(argv: string[]): RunArgs {
     else if (arg === "--no-write") write = false;
     else if (arg === "-h" || arg === "--help") {
       printLine(
-        "Usage: deno task bench [--quick] [--only 1,2,3,4,5,6,7] [--reps N] [--size MiB] [--no-write]",
+        "Usage: deno task bench [--quick] [--only 1,2,...,10] [--reps N] [--size MiB] [--no-write]",
       );
       Deno.exit(0);
     } else throw new Error(`unknown option "${arg}" (see --help)`);
@@ -293,6 +297,12 @@ async function main(): Promise<void> {
   }
   if (wanted("5")) figures.push(await runIdleConns(options));
   if (wanted("6")) figures.push(await runStartup(options));
+  if (wanted("8")) figures.push(await runDeadline(options));
+  if (wanted("9") || wanted("10")) {
+    const tlsOptions: BenchOptions = { ...options };
+    delete tlsOptions.sizeMiB; // figure 9 has its own size (256 MiB)
+    figures.push(...(await runTls(tlsOptions)).filter((f) => wanted(f.figure)));
+  }
   if (wanted("7")) {
     const iperfOptions: BenchOptions = { ...options };
     delete iperfOptions.reps;

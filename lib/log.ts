@@ -1,11 +1,16 @@
 /**
- * LogTape set-up: every diagnostic goes to one writer (stderr in the CLI) with a
+ * Logging: every diagnostic goes to one writer (stderr in the CLI) with a
  * `[tcpc (PID)] message` prefix, never to stdout, which carries data.
+ *
+ * At the default level (warnings and errors) a tiny built-in writer does the
+ * work; LogTape is imported only when `-v`/`-vv` asks for info or debug lines.
+ * Loading LogTape (an npm package) cost every start-up 10-20 ms, `tcpc -z`
+ * included (bench/RESULTS.md, issue 16).
  *
  * @module
  */
 
-import { configure, getLogger, type Logger, type LogRecord, reset } from "@logtape/logtape";
+import type { Logger, LogRecord } from "@logtape/logtape";
 
 /** Options of {@linkcode setupLog}. */
 export interface SetupLogOptions {
@@ -15,17 +20,37 @@ export interface SetupLogOptions {
   write: (line: string) => void;
 }
 
+/** What a part of tcpc logs through: one message string per call. */
+export interface Log {
+  /** A line for `-vv`. */
+  debug(message: string): void;
+  /** A line for `-v`. */
+  info(message: string): void;
+  /** A line always shown. */
+  warn(message: string): void;
+  /** A line always shown. */
+  error(message: string): void;
+}
+
 const LEVELS = ["warning", "info", "debug"] as const;
 
-function render(record: LogRecord): string {
-  const text = record.message.map((part) => typeof part === "string" ? part : String(part)).join(
-    "",
-  );
+type LogTape = typeof import("@logtape/logtape");
+
+/** The current set-up: null until {@linkcode setupLog}, then the writer and, from `-v` on, LogTape. */
+let current: { write: (line: string) => void; logtape: LogTape | null } | null = null;
+
+function prefix(text: string): string {
   return `[tcpc (${Deno.pid})] ${text}`;
 }
 
+function render(record: LogRecord): string {
+  return prefix(
+    record.message.map((part) => typeof part === "string" ? part : String(part)).join(""),
+  );
+}
+
 /**
- * Configures LogTape once for the process.
+ * Configures logging once for the process (again to change the level).
  *
  * @example Debug logs to stderr
  * ```ts
@@ -34,15 +59,23 @@ function render(record: LogRecord): string {
  * ```
  */
 export async function setupLog(options: SetupLogOptions): Promise<void> {
-  const level = LEVELS[Math.min(Math.max(options.verbosity ?? 0, 0), 2)] ?? "warning";
-  await configure({
+  const verbosity = Math.min(Math.max(options.verbosity ?? 0, 0), 2);
+  if (verbosity === 0) {
+    if (current?.logtape) await current.logtape.reset();
+    current = { write: options.write, logtape: null };
+    return;
+  }
+  // A string literal, so that `deno compile` includes the package.
+  const logtape = await import("@logtape/logtape");
+  await logtape.configure({
     reset: true,
     sinks: { stderr: (record: LogRecord) => options.write(render(record)) },
     loggers: [
-      { category: ["tcpc"], lowestLevel: level, sinks: ["stderr"] },
+      { category: ["tcpc"], lowestLevel: LEVELS[verbosity] ?? "warning", sinks: ["stderr"] },
       { category: ["logtape", "meta"], lowestLevel: "error", sinks: ["stderr"] },
     ],
   });
+  current = { write: options.write, logtape };
 }
 
 /**
@@ -55,11 +88,13 @@ export async function setupLog(options: SetupLogOptions): Promise<void> {
  * ```
  */
 export async function teardownLog(): Promise<void> {
-  await reset();
+  if (current?.logtape) await current.logtape.reset();
+  current = null;
 }
 
 /**
- * The logger of one part of tcpc, e.g. `log("dial")`.
+ * The logger of one part of tcpc, e.g. `log("dial")`. It looks up the set-up
+ * at each call, so a logger made before {@linkcode setupLog} still follows it.
  *
  * @example
  * ```ts
@@ -67,6 +102,27 @@ export async function teardownLog(): Promise<void> {
  * log("dial").debug("connect timeout: none");
  * ```
  */
-export function log(part: string): Logger {
-  return getLogger(["tcpc", part]);
+export function log(part: string): Log {
+  let logger: Logger | null = null;
+  let loggerOf: LogTape | null = null;
+  const viaLogTape = (): Logger | null => {
+    const logtape = current?.logtape ?? null;
+    if (logtape === null) return null;
+    if (loggerOf !== logtape) {
+      logger = logtape.getLogger(["tcpc", part]);
+      loggerOf = logtape;
+    }
+    return logger;
+  };
+  const always = (message: string, level: "warn" | "error") => {
+    const lt = viaLogTape();
+    if (lt !== null) lt[level](message);
+    else current?.write(prefix(message));
+  };
+  return {
+    debug: (message) => viaLogTape()?.debug(message),
+    info: (message) => viaLogTape()?.info(message),
+    warn: (message) => always(message, "warn"),
+    error: (message) => always(message, "error"),
+  };
 }

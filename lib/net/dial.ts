@@ -11,7 +11,6 @@
  * @module
  */
 
-import { lookup } from "node:dns/promises";
 import { NetError, UsageError } from "../errors.ts";
 import { hostKind, joinHostPort } from "./address.ts";
 import type { Conn } from "./conn.ts";
@@ -66,6 +65,8 @@ export async function resolve(host: string, options: DialOptions = {}): Promise<
     return [host];
   }
   return await withDeadline(options, "lookup", host, async (signal) => {
+    // node:dns loads on the first name only: IP literals never pay for it.
+    const { lookup } = await abortable(import("node:dns/promises"), signal);
     const found = await abortable(
       lookup(host, { all: true, family: options.family ?? 0, verbatim: true }),
       signal,

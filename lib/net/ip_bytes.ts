@@ -5,7 +5,7 @@
  * @module
  */
 
-import { isIP } from "node:net";
+import { ipFamily } from "./address.ts";
 
 /**
  * The bytes of an IP literal: 4 for IPv4 (dotted decimal), 16 for IPv6 (`::`
@@ -20,7 +20,7 @@ import { isIP } from "node:net";
  * ```
  */
 export function ipBytes(ip: string): Uint8Array {
-  const family = isIP(ip);
+  const family = ipFamily(ip);
   if (family === 4) return Uint8Array.from(ip.split(".").map(Number));
   if (family !== 6) throw new RangeError(`not an IP address: "${ip}"`);
   let text = ip.replace(/%.*$/, "");

@@ -62,7 +62,7 @@ export class NodeConn implements Conn {
     socket.on("data", (chunk: Uint8Array) => {
       this.#queue.push(chunk);
       this.#queued += chunk.length;
-      if (this.#queued > QUEUE_HIGH_WATER) socket.pause();
+      if (this.#queued > QUEUE_HIGH_WATER) this.pauseInput();
       this.#wake();
     });
     socket.on("end", () => {
@@ -103,8 +103,27 @@ export class NodeConn implements Conn {
       else this.#queue[0] = head.subarray(take);
     }
     this.#queued -= n;
-    if (this.#queued <= QUEUE_HIGH_WATER / 2 && this.socket.isPaused()) this.socket.resume();
+    if (this.#queued <= QUEUE_HIGH_WATER / 2 && this.inputPaused()) this.resumeInput();
     return n;
+  }
+
+  /**
+   * Stops the bytes coming while the queue is over {@linkcode QUEUE_HIGH_WATER}.
+   * A subclass may pause something underneath instead (see tls.ts: Deno's
+   * node:tls loses the EOF that arrives while the TLS socket is paused).
+   */
+  protected pauseInput(): void {
+    this.socket.pause();
+  }
+
+  /** Undoes {@linkcode NodeConn.pauseInput}. */
+  protected resumeInput(): void {
+    this.socket.resume();
+  }
+
+  /** Whether {@linkcode NodeConn.pauseInput} holds the bytes back now. */
+  protected inputPaused(): boolean {
+    return this.socket.isPaused();
   }
 
   /** Writes all of `data`; resolves once the socket took it. */

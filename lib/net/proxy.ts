@@ -37,7 +37,6 @@
  * @module
  */
 
-import { lookup } from "node:dns/promises";
 import { type ErrorKind, NetError } from "../errors.ts";
 import { escapeBytes, escapeText } from "../report/safe_text.ts";
 import { hostKind, joinHostPort } from "./address.ts";
@@ -232,7 +231,10 @@ async function targetAddress(hs: Handshake, remote: boolean, family: 0 | 4): Pro
   const kind = hostKind(host);
   if (kind !== "name" || remote) return host;
   const resolve = hs.options.resolveTarget ??
-    (async (name: string) => (await lookup(name, { family })).address);
+    (async (name: string) => {
+      const { lookup } = await import("node:dns/promises");
+      return (await lookup(name, { family })).address;
+    });
   try {
     return await resolve(host);
   } catch (err) {

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { isIP } from "node:net";
+import { ipFamily } from "./address.ts";
 import type { Conn } from "./conn.ts";
 import { ipBytes } from "./ip_bytes.ts";
 import { toNetError } from "./net_errors.ts";
@@ -56,7 +56,7 @@ export const PROXY_V2_SIGNATURE: Uint8Array = Uint8Array.of(
 );
 
 function checkEndpoint(name: string, end: ProxyHeaderEndpoint): 4 | 6 {
-  const family = isIP(end.address);
+  const family = ipFamily(end.address);
   if (family !== 4 && family !== 6) {
     throw new RangeError(`PROXY header ${name} "${end.address}" is not an IP address`);
   }

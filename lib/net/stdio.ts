@@ -163,6 +163,13 @@ export interface StdoutWriterOptions {
   kind?: StreamKind;
   /** Buffer size for pipes and sockets, bytes. @default {1048576} */
   bufferBytes?: number;
+  /**
+   * When `kind` is unset and stdout is not a terminal: the first this many
+   * bytes go through the pipe writer (right for any stream) and only then is
+   * stdout inspected, so that short outputs (`--version`, a probe table)
+   * never load `node:fs` for fstat(2) (~15-20 ms of start-up). @default {262144}
+   */
+  inspectAfterBytes?: number;
 }
 
 /**
@@ -183,12 +190,49 @@ export function stdoutWriter(options: StdoutWriterOptions = {}): FlushableWriter
   const choose = () =>
     choosing ??= (options.kind !== undefined ? Promise.resolve(options.kind) : streamKind(1))
       .then((kind) => chosen = pickWriter(kind, options));
+  if (options.kind !== undefined || Deno.stdout.isTerminal()) {
+    return {
+      write: async (data) => (chosen ?? await choose()).write(data),
+      flush: async (signal) => {
+        if (choosing !== null) await (await choosing).flush(signal);
+      },
+      pending: () => chosen?.pending() ?? 0,
+    };
+  }
+  // Not a terminal: start with the pipe writer, which is correct for a file or
+  // /dev/null too (only slower), and inspect stdout once the output is large
+  // enough for writeSync to matter.
+  let early: FlushableWriter | null = pickWriter("pipe", options);
+  let earlyBytes = 0;
+  const inspectAfter = options.inspectAfterBytes ?? 256 * 1024;
+  /** Picks the writer for the rest once every early byte reached stdout, in order. */
+  const switchOver = (writer: FlushableWriter) =>
+    choosing ??= (async () => {
+      const kind = await streamKind(1);
+      const next = kind === "file" || kind === "device" ? pickWriter(kind, options) : writer;
+      if (next !== writer) await writer.flush();
+      early = null;
+      return chosen = next;
+    })();
   return {
-    write: async (data) => (chosen ?? await choose()).write(data),
+    write: async (data) => {
+      if (chosen !== null) return await chosen.write(data);
+      if (early !== null && choosing === null) {
+        earlyBytes += data.length;
+        if (earlyBytes <= inspectAfter) return await early.write(data);
+        const writer = early;
+        const count = await writer.write(data);
+        await switchOver(writer);
+        return count;
+      }
+      return await (await choosing!).write(data);
+    },
     flush: async (signal) => {
+      if (chosen !== null) return await chosen.flush(signal);
+      if (early !== null) await early.flush(signal);
       if (choosing !== null) await (await choosing).flush(signal);
     },
-    pending: () => chosen?.pending() ?? 0,
+    pending: () => chosen?.pending() ?? early?.pending() ?? 0,
   };
 }
 

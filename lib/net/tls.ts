@@ -13,22 +13,42 @@
  * @module
  */
 
-import { X509Certificate } from "node:crypto";
+import type { X509Certificate } from "node:crypto";
 import type { Duplex } from "node:stream";
-import {
-  checkServerIdentity,
-  connect,
-  type DetailedPeerCertificate,
-  rootCertificates,
-  type TLSSocket,
-} from "node:tls";
+import type { DetailedPeerCertificate, TLSSocket } from "node:tls";
 import { escapeBytes, escapeText } from "../report/safe_text.ts";
+import { abortable } from "./abortable.ts";
 import type { CertificateFacts, ChainEntry, Conn, ConnFacts, TlsFacts } from "./conn.ts";
-import { connDuplex } from "./conn_duplex.ts";
 import { TlsError } from "./tls_error.ts";
 
 export { TlsError } from "./tls_error.ts";
 import { NodeConn } from "./node_conn.ts";
+
+/** What the TLS code needs from node:tls, node:crypto and the Duplex adapter. */
+interface NodeTls {
+  tls: typeof import("node:tls");
+  X509: typeof import("node:crypto").X509Certificate;
+  connDuplex: typeof import("./conn_duplex.ts").connDuplex;
+}
+
+/** Set by {@linkcode loadNodeTls}; every function below that uses it runs after it. */
+let node: NodeTls;
+let loadingNode: Promise<NodeTls> | undefined;
+
+/**
+ * Loads node:tls and its companions on first use: they cost every start-up
+ * ~10-15 ms, and most runs (`tcpc HOST PORT`, `-z`, a plain probe) never use
+ * TLS. String-literal specifiers, so that `deno compile` includes them.
+ */
+function loadNodeTls(): Promise<NodeTls> {
+  return loadingNode ??= Promise.all([
+    import("node:tls"),
+    import("node:crypto"),
+    import("./conn_duplex.ts"),
+  ]).then(([tls, crypto, duplex]) =>
+    node = { tls, X509: crypto.X509Certificate, connDuplex: duplex.connDuplex }
+  );
+}
 
 /** Debian's (and Ubuntu's) bundle of the system's trusted CAs, as curl and openssl use it. */
 export const SYSTEM_CA_FILE = "/etc/ssl/certs/ca-certificates.crt";
@@ -63,7 +83,7 @@ let defaultTrust: Promise<string[]> | undefined;
  */
 function runtimeRoots(): readonly string[] {
   if (Deno.permissions.querySync({ name: "sys" }).state !== "granted") return [];
-  return rootCertificates;
+  return node.tls.rootCertificates;
 }
 
 /**
@@ -80,6 +100,7 @@ function runtimeRoots(): readonly string[] {
  */
 export function defaultTrustedCas(): Promise<string[]> {
   defaultTrust ??= (async () => {
+    await loadNodeTls();
     let system: string[] = [];
     try {
       system = splitPem(await Deno.readTextFile(SYSTEM_CA_FILE));
@@ -141,9 +162,15 @@ export async function tlsLayer(conn: Conn, options: TlsLayerOptions): Promise<Co
     conn.close();
     throw signal.reason;
   }
+  try {
+    await (signal === undefined ? loadNodeTls() : abortable(loadNodeTls(), signal));
+  } catch (err) {
+    conn.close();
+    throw err;
+  }
   const defaults = await defaultTrustedCas();
   const trusted = [...defaults, ...(options.ca ?? [])];
-  const duplex = connDuplex(conn);
+  const duplex = node.connDuplex(conn);
   // The first bytes the peer sent, to quote them when it does not speak TLS.
   const first: Uint8Array[] = [];
   let firstLength = 0;
@@ -152,7 +179,7 @@ export async function tlsLayer(conn: Conn, options: TlsLayerOptions): Promise<Co
     first.push(chunk.subarray(0, FIRST_BYTES - firstLength));
     firstLength += first.at(-1)!.length;
   };
-  const socket = connect({
+  const socket = node.tls.connect({
     socket: duplex,
     ...(options.servername === undefined ? {} : { servername: options.servername }),
     ...(options.alpn === undefined ? {} : { ALPNProtocols: options.alpn }),
@@ -185,8 +212,8 @@ export async function tlsLayer(conn: Conn, options: TlsLayerOptions): Promise<Co
   let facts: TlsFacts;
   let verdict: Verdict | null;
   try {
-    const peer = socket.getPeerCertificate(true);
-    const certs = peerChain(peer);
+    const certs = sentChain(socket, anchorLookup(defaults, options.ca ?? [])) ??
+      peerChain(socket.getPeerCertificate(true));
     facts = {
       protocol: socket.getProtocol() ?? null,
       cipher: socket.getCipher()?.name ?? null,
@@ -380,6 +407,47 @@ function handshakeError(
 }
 
 /** The leaf first, then each issuer the runtime reports, stopping at a self-issued one. */
+/**
+ * The chain the server sent, completed from our CAs the way
+ * `getPeerCertificate(true)` completes it (the first CA whose subject is the
+ * last certificate's issuer, until a self-issued one), or null when the
+ * runtime does not expose the sent chain. Deno 2.9's `getPeerCertificate(true)`
+ * parses every trusted CA (~150) into a legacy object on each call: ~8 ms of
+ * CPU per handshake, two thirds of a `probe --tls` (bench/RESULTS.md, figure 10).
+ */
+function sentChain(
+  socket: TLSSocket,
+  anchors: (subject: string) => X509Certificate[],
+): X509Certificate[] | null {
+  const handle = (socket as unknown as {
+    _handle?: { getPeerCertificateChain?: () => { certificates?: unknown } | null };
+  })._handle;
+  let ders: unknown;
+  try {
+    ders = handle?.getPeerCertificateChain?.()?.certificates;
+  } catch {
+    return null;
+  }
+  if (!Array.isArray(ders) || ders.length === 0) return null;
+  const out: X509Certificate[] = [];
+  const seen = new Set<string>();
+  const add = (cert: X509Certificate) => {
+    if (seen.has(cert.fingerprint256) || out.length >= 10) return false;
+    seen.add(cert.fingerprint256);
+    out.push(cert);
+    return true;
+  };
+  for (const der of ders) {
+    if (!add(new node.X509(der as Uint8Array))) break;
+  }
+  for (let last = out.at(-1)!; last.subject !== last.issuer;) {
+    const issuer = anchors(last.issuer)[0];
+    if (issuer === undefined || !add(issuer)) break;
+    last = issuer;
+  }
+  return out;
+}
+
 function peerChain(peer: DetailedPeerCertificate): X509Certificate[] {
   const out: X509Certificate[] = [];
   const seen = new Set<string>();
@@ -389,7 +457,7 @@ function peerChain(peer: DetailedPeerCertificate): X509Certificate[] {
     const fingerprint = current.fingerprint256;
     if (seen.has(fingerprint)) break;
     seen.add(fingerprint);
-    out.push(new X509Certificate(current.raw));
+    out.push(new node.X509(current.raw));
     current = current.issuerCertificate;
   }
   return out;
@@ -449,7 +517,7 @@ function indexCas(pems: string[]): Map<string, X509Certificate[]> {
   for (const pem of pems) {
     let cert: X509Certificate;
     try {
-      cert = new X509Certificate(pem);
+      cert = new node.X509(pem);
     } catch {
       continue; // a broken entry in a bundle is not our peer's fault
     }
@@ -567,7 +635,7 @@ function nameVerdict(leaf: X509Certificate, name: string): Verdict | null {
     subject: cn === undefined ? {} : { CN: cn },
     ...(san === undefined ? {} : { subjectaltname: san }),
   } as unknown as DetailedPeerCertificate;
-  if (checkServerIdentity(name, peer) === undefined) return null;
+  if (node.tls.checkServerIdentity(name, peer) === undefined) return null;
   const names = altNames(san);
   if (names.length === 0 && cn !== undefined) names.push(cn);
   const holds = names.length === 0
@@ -682,6 +750,22 @@ class TlsConn extends NodeConn {
     return super.write(data).catch((err) => {
       throw this.#translate(err);
     });
+  }
+
+  // Backpressure pauses the stream under TLS, not the TLS socket: Deno 2.9's
+  // node:tls never emits "end" for a close_notify or FIN that arrives while
+  // the TLS socket is paused, and the read then waits forever (measured: a
+  // 16-64 MiB receive into a slow pipe hung in most runs, see bench/RESULTS.md).
+  protected override pauseInput(): void {
+    this.#duplex.pause();
+  }
+
+  protected override resumeInput(): void {
+    this.#duplex.resume();
+  }
+
+  protected override inputPaused(): boolean {
+    return this.#duplex.isPaused();
   }
 
   override close(): void {
