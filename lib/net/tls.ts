@@ -723,21 +723,6 @@ class TlsConn extends NodeConn {
     this.#inner = options.inner;
     this.#duplex = options.duplex;
     this.#context = options.context;
-    // Backpressure on the ciphertext, not on the TLS socket: a node:tls socket
-    // over a stream that is paused when the peer's EOF arrives never emits
-    // "end" (Deno 2.9.6), so a reply larger than NodeConn's queue, followed by
-    // the peer's close, hung until a deadline. Pausing the stream underneath
-    // holds the same bytes back and lets the EOF through once resumed.
-    const duplex = options.duplex;
-    socket.pause = () => {
-      duplex.pause();
-      return socket;
-    };
-    socket.resume = () => {
-      duplex.resume();
-      return socket;
-    };
-    socket.isPaused = () => duplex.isPaused();
   }
 
   override read(buffer: Uint8Array): Promise<number | null> {
