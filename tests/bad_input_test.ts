@@ -249,7 +249,7 @@ Deno.test("tcpc quotes at most 80 characters of a 100 kB value in a usage error"
     ],
     [
       ["127.0.0.1", "80", `--${big}`],
-      `tcpc: connect: Unknown option '--${"x".repeat(78)}...' (100002 characters)`,
+      `tcpc: connect: unknown option '--${"x".repeat(78)}...' (100002 characters)`,
     ],
     [
       ["ping", "127.0.0.1", "80", "-i", big],

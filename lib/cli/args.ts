@@ -54,9 +54,10 @@ export function parseCommandLine(argv: string[], options: ParseCommandLineOption
     const message = err instanceof Error ? err.message.split("\n")[0] ?? "" : String(err);
     const unknown = /^Unknown option '([^']+)'/.exec(message)?.[1];
     const detail = unknown !== undefined
-      ? unknownFlagMessage(quoteValue(unknown, { mark: "" }), {
-        accepts: Object.keys(options.options),
-      })
+      ? unknown.length > QUOTE_MAX_CHARS
+        // Too long to be a netcat habit: cut it, with its length after the quote.
+        ? `unknown option ${quoteValue(unknown, { mark: "'" })}`
+        : unknownFlagMessage(unknown, { accepts: Object.keys(options.options) })
       : ambiguousValue(argv, options.options, message) ??
         // node:util appends a hint about "--" that reads as noise here.
         sentenceCase(
