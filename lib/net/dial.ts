@@ -249,8 +249,11 @@ async function connectNode(
 
 /** EADDRINUSE/EADDRNOTAVAIL name the source we were asked to bind. */
 function sourceError(err: Error, source: SourceOptions): Error {
-  const code = (err as { code?: unknown }).code;
-  if (code === "EADDRNOTAVAIL" && source.address !== undefined) {
+  const { code, syscall } = err as { code?: unknown; syscall?: unknown };
+  // Deno 2.9's node:net reports the kernel's EADDRNOTAVAIL from bind(2) as
+  // EINVAL (checked: source 192.0.2.1 gives "bind EINVAL 192.0.2.1").
+  const notLocal = code === "EADDRNOTAVAIL" || (code === "EINVAL" && syscall === "bind");
+  if (notLocal && source.address !== undefined) {
     return new NetError(
       "io",
       `source address "${source.address}" is not an address of this host (EADDRNOTAVAIL)`,
