@@ -5,7 +5,8 @@ const DIAL_URL = new URL("../lib/net/dial.ts", import.meta.url).href;
 
 /**
  * Runs `code` in a fresh deno process inside a private network and mount
- * namespace: `lo` is up, /etc/hosts maps `dualhost` to 127.0.0.1 and ::1, and
+ * namespace: `lo` is up, /etc/hosts maps `dualhost` to 127.0.0.1 and ::1 and
+ * `twohost` to 127.0.0.2 then 127.0.0.1, and
  * names resolve from files only (no query leaves the machine). Returns stdout.
  */
 async function inDualNamespace(code: string): Promise<string> {
@@ -13,7 +14,8 @@ async function inDualNamespace(code: string): Promise<string> {
   try {
     await Deno.writeTextFile(
       `${dir}/hosts`,
-      "127.0.0.1 localhost\n127.0.0.1 dualhost\n::1 dualhost\n",
+      "127.0.0.1 localhost\n127.0.0.1 dualhost\n::1 dualhost\n" +
+        "127.0.0.2 twohost\n127.0.0.1 twohost\n",
     );
     await Deno.writeTextFile(`${dir}/nsswitch.conf`, "hosts: files\n");
     await Deno.writeTextFile(`${dir}/main.ts`, code);
@@ -120,4 +122,42 @@ Deno.test("dial() closes the family that lost the race when both connected", asy
     assert.equal(round.winnerReads, "hi", "the winner stays open and usable");
     assert.equal(round.loserRead, null, "the loser was closed: its peer read EOF");
   }
+});
+
+Deno.test("dial() gives each address of one family a share of the deadline", async (t) => {
+  if (await skipWithoutNetns(t)) return;
+  // twohost has two IPv4 addresses: the first (a full backlog) hangs, the
+  // second answers. With a 4 s deadline for two addresses, the first gets its share
+  // (Go's partial deadline: at least 2 s) and the second still connects, inside
+  // the deadline; without shares the first would use it all.
+  const out = await inDualNamespace(`
+    import { dial, resolve } from "${DIAL_URL}";
+    // getaddrinfo sorts the addresses (RFC 6724): the one it puts first hangs.
+    const addresses = await resolve("twohost");
+    const [first, second] = addresses;
+    const hang = Deno.listen({ hostname: first, port: 0, tcpBacklog: 1 });
+    const port = hang.addr.port;
+    const open = Deno.listen({ hostname: second, port });
+    const fillers = [];
+    for (let i = 0; i < 8; i++) {
+      try {
+        fillers.push(await Deno.connect({ hostname: first, port, signal: AbortSignal.timeout(300) }));
+      } catch { break; }
+    }
+    const started = performance.now();
+    const conn = await dial("twohost", port, { connectTimeoutMs: 4000 });
+    const ms = performance.now() - started;
+    const peer = await open.accept();
+    console.log(JSON.stringify({ addresses, remote: conn.remoteAddress, all: conn.facts.addresses, ms }));
+    conn.close();
+    peer.close();
+    for (const f of fillers) f.close();
+    hang.close();
+    open.close();
+  `);
+  const got = JSON.parse(out);
+  assert.deepEqual([...got.addresses].sort(), ["127.0.0.1", "127.0.0.2"]);
+  assert.equal(got.remote.split(":")[0], got.addresses[1], "the second address answered");
+  assert.deepEqual(got.all, got.addresses);
+  assert.ok(got.ms >= 1900, `the first address got ${got.ms} ms, less than its share`);
 });
