@@ -215,10 +215,17 @@ Deno.test("stdinReader() reads a pipe in order, across the hand-over to its work
 });
 
 Deno.test("stdinReader() keeps timers running while a pipe has no data", async () => {
-  // Enough input to start the worker, more to hand over to it (between two
-  // reads), then an open pipe with nothing in it.
+  // Enough input to start the worker; the rest only once the worker is ready
+  // (the shell waits for the file its onThreadReady creates), so that it is
+  // handed over between two reads; then an open pipe with nothing in it.
+  const dir = await Deno.makeTempDir();
+  const ready = `${dir}/ready`;
   const code = `
-    const input = stdio.stdinReader({ threadAfterBytes: 1000, ringBytes: 4096 });
+    const input = stdio.stdinReader({
+      threadAfterBytes: 1000,
+      ringBytes: 4096,
+      onThreadReady: () => Deno.writeTextFileSync(${JSON.stringify(ready)}, ""),
+    });
     const buffer = new Uint8Array(4096);
     let total = 0;
     const reading = (async () => { for (let n; (n = await input.read(buffer)) !== null;) total += n; })();
@@ -230,11 +237,17 @@ Deno.test("stdinReader() keeps timers running while a pipe has no data", async (
     const late = performance.now() - started;
     console.log(input.mode(), total, late < 2000 ? "timer ran" : \`late: \${late} ms\`);
     Deno.exit(0);`;
-  const out = await evalIn(
-    `(head -c 20000 /dev/zero; sleep 0.5; head -c 20000 /dev/zero; exec sleep 4) | DENO`,
-    code,
-  );
-  assert.equal(out, "thread 40000 timer ran");
+  try {
+    // The wait for the worker is bounded (30 s); the test then fails on "read-ahead".
+    const out = await evalIn(
+      `(head -c 20000 /dev/zero; for i in $(seq 600); do [ -e "${ready}" ] && break; sleep 0.05; done; ` +
+        `head -c 20000 /dev/zero; exec sleep 4) | DENO`,
+      code,
+    );
+    assert.equal(out, "thread 40000 timer ran");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("tcpc sends a large piped stdin and writes the whole echo to a piped stdout", async () => {

@@ -9,7 +9,7 @@
 import { errorKind, UsageError } from "../errors.ts";
 import { quoteValue } from "./quote.ts";
 import { log } from "../log.ts";
-import { joinHostPort } from "../net/address.ts";
+import { hostKind, joinHostPort } from "../net/address.ts";
 import { resolve } from "../net/dial.ts";
 import { type FdLimit, readFdLimit } from "../net/fd_limit.ts";
 import { countFreeFds } from "../net/fd_budget.ts";
@@ -322,7 +322,9 @@ async function resolveHosts(
       const started = performance.now();
       try {
         const [address] = await resolve(host, { connectTimeoutMs: plan.timeoutMs, signal });
-        found.set(host, { address: address ?? null, ms: performance.now() - started, error: null });
+        // An IP literal is not resolved: its resolveMs is 0 (README), as in connect mode.
+        const ms = hostKind(host) === "name" ? performance.now() - started : 0;
+        found.set(host, { address: address ?? null, ms, error: null });
       } catch (err) {
         if (signal.aborted) throw signal.reason;
         found.set(host, { address: null, ms: performance.now() - started, error: err });

@@ -48,6 +48,7 @@ export function connDuplex(conn: Conn, options: ConnDuplexOptions = {}): Duplex 
 class ConnDuplex extends Duplex {
   readonly #conn: Conn;
   #reading = false;
+  #wanted = false;
 
   constructor(conn: Conn) {
     // allowHalfOpen: the peer's EOF must not end our writing side (TLS close_notify
@@ -57,23 +58,33 @@ class ConnDuplex extends Duplex {
   }
 
   override _read(): void {
+    // A _read while a pump runs is remembered, never dropped: node:stream calls
+    // _read once and then waits for a push, so a lost call stalls the stream.
+    this.#wanted = true;
     if (this.#reading) return;
     this.#reading = true;
-    this.#pump().catch((err) => this.destroy(err instanceof Error ? err : new Error(String(err))))
-      .finally(() => this.#reading = false);
+    this.#pump().catch((err) => this.destroy(err instanceof Error ? err : new Error(String(err))));
   }
 
   async #pump(): Promise<void> {
-    while (!this.destroyed) {
-      const buffer = Buffer.allocUnsafe(READ_SIZE);
-      const n = await this.#conn.read(buffer);
-      if (n === null) {
-        this.push(null);
-        return;
+    try {
+      while (this.#wanted && !this.destroyed) {
+        this.#wanted = false;
+        const buffer = Buffer.allocUnsafe(READ_SIZE);
+        const n = await this.#conn.read(buffer);
+        if (n === null) {
+          this.push(null);
+          return;
+        }
+        // A small read would pin a 64 KiB buffer in the queue: copy it out instead.
+        const chunk = n < READ_SIZE / 4
+          ? Buffer.from(buffer.subarray(0, n))
+          : buffer.subarray(0, n);
+        if (this.push(chunk)) this.#wanted = true;
       }
-      // A small read would pin a 64 KiB buffer in the queue: copy it out instead.
-      const chunk = n < READ_SIZE / 4 ? Buffer.from(buffer.subarray(0, n)) : buffer.subarray(0, n);
-      if (!this.push(chunk)) return;
+    } finally {
+      // Reset in the same turn as the loop's last check, so that no _read falls between.
+      this.#reading = false;
     }
   }
 
