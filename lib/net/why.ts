@@ -10,6 +10,7 @@
  * @module
  */
 
+import { abortable } from "./abortable.ts";
 import { lookup } from "node:dns/promises";
 import { type ErrorKind, NetError } from "../errors.ts";
 import { readConnectLimit } from "../kernel/read.ts";
@@ -71,19 +72,6 @@ const QUOTE_BYTES = 60;
 
 function familyOf(address: string): 4 | 6 {
   return hostKind(address) === "ipv6" ? 6 : 4;
-}
-
-/** Rejects with the signal's reason when it aborts first (a lookup cannot be cancelled). */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  let onAbort = () => {};
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-  return Promise.race([promise, aborted]).finally(() =>
-    signal.removeEventListener("abort", onAbort)
-  );
 }
 
 function signalWith(parent: AbortSignal | undefined, ms: number): AbortSignal {
