@@ -4,6 +4,7 @@ import { freePort, startBuiltin, startHanging, startSocat } from "./peers/server
 import { planConnect } from "../lib/cli/connect.ts";
 import { resolve } from "../lib/net/dial.ts";
 import { UsageError } from "../lib/errors.ts";
+import { randomBytes, sha256 } from "./peers/data.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -47,17 +48,6 @@ async function runHeldOpen(args: string[], send = "") {
     clearTimeout(killer);
     await writer.close().catch(() => {});
   }
-}
-
-function randomBytes(size: number): Uint8Array<ArrayBuffer> {
-  const data = new Uint8Array(size);
-  for (let i = 0; i < size; i += 65536) crypto.getRandomValues(data.subarray(i, i + 65536));
-  return data;
-}
-
-async function sha256(data: Uint8Array): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new Uint8Array(data)));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** Asserts every field and type of a `--json` record. */

@@ -8,6 +8,7 @@ import { runCli } from "./peers/cli.ts";
 import { startMicrosocks } from "./peers/proxies.ts";
 import { freePort, startBuiltin, startHanging } from "./peers/servers.ts";
 import { makeTlsFixtures, startOpensslServer, startSocatTls } from "./peers/tls.ts";
+import { promtool } from "./peers/data.ts";
 
 const lines = (out: string) => out.trim().split("\n").filter((l) => l !== "");
 
@@ -194,21 +195,6 @@ Deno.test("check --tls --cert-days gives check_tcp -S -D's states", async () => 
   assert.equal(record.tls.certificate.subject, "CN=localhost");
   assert.equal(typeof record.timings.tlsMs, "number");
 });
-
-async function promtool(text: string): Promise<{ code: number; output: string }> {
-  const child = new Deno.Command("promtool", {
-    args: ["check", "metrics"],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(text));
-  await writer.close();
-  const { code, stdout, stderr } = await child.output();
-  const dec = new TextDecoder();
-  return { code, output: dec.decode(stdout) + dec.decode(stderr) };
-}
 
 Deno.test("probe --format prometheus passes promtool for open, closed, timeout, mismatch and TLS", async () => {
   await using tls = await makeTlsFixtures();

@@ -22,17 +22,7 @@ import {
 } from "./peers/proxies.ts";
 import { freePort, type Peer, startBuiltin, startProcess } from "./peers/servers.ts";
 import { makeTlsFixtures, startSocatTls } from "./peers/tls.ts";
-
-function randomBytes(size: number): Uint8Array<ArrayBuffer> {
-  const data = new Uint8Array(size);
-  for (let i = 0; i < size; i += 65536) crypto.getRandomValues(data.subarray(i, i + 65536));
-  return data;
-}
-
-async function sha256(data: Uint8Array): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new Uint8Array(data)));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
-}
+import { randomBytes, sha256 } from "./peers/data.ts";
 
 /** The one JSON record on stdout. */
 // deno-lint-ignore no-explicit-any

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { escapeLabelValue, type ProbeMetrics, renderPrometheus } from "../lib/report/prometheus.ts";
+import { promtool } from "./peers/data.ts";
 
 const open: ProbeMetrics = {
   target: "127.0.0.1:6379",
@@ -47,21 +48,6 @@ const tls: ProbeMetrics = {
     chain: [{ notAfter: "2027-01-01T00:00:00.000Z" }, { notAfter: "2026-12-01T00:00:00.000Z" }],
   },
 };
-
-async function promtool(text: string): Promise<{ code: number; output: string }> {
-  const child = new Deno.Command("promtool", {
-    args: ["check", "metrics"],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(text));
-  await writer.close();
-  const { code, stdout, stderr } = await child.output();
-  const dec = new TextDecoder();
-  return { code, output: dec.decode(stdout) + dec.decode(stderr) };
-}
 
 Deno.test("renderPrometheus() output passes promtool check metrics for each kind of target", async () => {
   const cases: [string, ProbeMetrics[]][] = [

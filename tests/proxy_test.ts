@@ -13,6 +13,7 @@ import {
   startTinyproxy,
 } from "./peers/proxies.ts";
 import { freePort, type Peer, startBuiltin } from "./peers/servers.ts";
+import { sha256 } from "./peers/data.ts";
 
 const SECRET = "s3cr3t-Pa55";
 const CREDS = { username: "alice", password: SECRET };
@@ -218,10 +219,6 @@ Deno.test("proxyLayer() reports our own failed lookup as kind dns", async () => 
   assert.equal(err.kind, "dns");
   assert.match(err.message, /^connect "db\.internal:5432" via socks5 proxy "[^"]+": our lookup/);
 });
-
-async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)).toHex();
-}
 
 for (
   const [name, type, start] of [

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { bufferedWriter } from "../lib/net/stdio.ts";
 import { startBuiltin } from "./peers/servers.ts";
 import { cleanStderr, runCli, spawnCli } from "./peers/cli.ts";
+import { sha256 } from "./peers/data.ts";
 
 const STDIO = new URL("../lib/net/stdio.ts", import.meta.url).href;
 
@@ -142,11 +143,6 @@ const SUM = `
   const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", all));
   console.log(mode, all.length, Array.from(hash, (b) => b.toString(16).padStart(2, "0")).join(""));
   Deno.exit(0);`;
-
-async function sha256(data: Uint8Array<ArrayBuffer>): Promise<string> {
-  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", data));
-  return Array.from(hash, (b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 /**
  * Runs `code` (with `stdio` imported) with stdin piped from this test: `first`
