@@ -162,27 +162,37 @@ class Dialog {
   /**
    * A reply of numbered lines (SMTP, FTP): `NNN-text` continues, `NNN text`
    * ends it (RFC 5321 section 4.2.1, RFC 959 section 4.2). Returns the code
-   * and every line's text.
+   * and every line's text. With `freeText` (FTP), lines without a code inside
+   * a multi-line reply are text; SMTP requires the code on every line.
    */
-  async numbered(waiting: string): Promise<{ code: string; lines: string[]; raw: Uint8Array }> {
+  async numbered(
+    waiting: string,
+    freeText = false,
+  ): Promise<{ code: string; lines: string[]; raw: Uint8Array }> {
     const lines: string[] = [];
+    let open = false;
     for (let i = 0; i < MAX_LINES; i++) {
       const raw = await this.line(waiting);
       const text = new TextDecoder().decode(raw);
       const match = /^(\d{3})([ -]?)(.*)$/.exec(text);
       if (match === null) {
+        // RFC 959: a multi-line FTP reply may hold lines without the code; only "NNN " ends it.
+        if (open && freeText) {
+          lines.push(text);
+          continue;
+        }
         throw this.fail(`unexpected reply while we waited for ${waiting}: ${this.quote(raw)}`);
       }
       lines.push(match[3]!);
-      // RFC 959: a multi-line FTP reply may hold lines without the code; only "NNN " ends it.
       if (match[2] !== "-") return { code: match[1]!, lines, raw };
+      open = true;
     }
     throw this.fail(`reply longer than ${MAX_LINES} lines while we waited for ${waiting}`);
   }
 
   /** A numbered reply that must have `code`. */
-  async expectCode(code: string, waiting: string): Promise<string[]> {
-    const reply = await this.numbered(waiting);
+  async expectCode(code: string, waiting: string, freeText = false): Promise<string[]> {
+    const reply = await this.numbered(waiting, freeText);
     if (reply.code !== code) {
       throw this.fail(`the server answered ${this.quote(reply.raw)} to ${waiting}`);
     }
@@ -237,9 +247,9 @@ const DIALOGS: Record<StartTlsProtocol, DialogRun> = {
   },
 
   async ftp(d) {
-    await d.expectCode("220", "the FTP greeting (220)");
+    await d.expectCode("220", "the FTP greeting (220)", true);
     await d.send("AUTH TLS\r\n");
-    await d.expectCode("234", "the reply to AUTH TLS (234)");
+    await d.expectCode("234", "the reply to AUTH TLS (234)", true);
   },
 
   async postgres(d) {
