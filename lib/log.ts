@@ -114,14 +114,16 @@ export function log(part: string): Log {
     }
     return logger;
   };
+  // LogTape reads `{name}` in a message as a placeholder: our messages quote
+  // peer bytes, so each goes in as the value of one placeholder, verbatim.
   const always = (message: string, level: "warn" | "error") => {
     const lt = viaLogTape();
-    if (lt !== null) lt[level](message);
+    if (lt !== null) lt[level]("{message}", { message });
     else current?.write(prefix(message));
   };
   return {
-    debug: (message) => viaLogTape()?.debug(message),
-    info: (message) => viaLogTape()?.info(message),
+    debug: (message) => viaLogTape()?.debug("{message}", { message }),
+    info: (message) => viaLogTape()?.info("{message}", { message }),
     warn: (message) => always(message, "warn"),
     error: (message) => always(message, "error"),
   };
