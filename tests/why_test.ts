@@ -108,14 +108,15 @@ function failedLayer(report: WhyJsonOut, address?: string): JsonLayer {
   return layer;
 }
 
-const why = netnsUnavailable();
+/** The namespace check, run once, inside the first test (a check started at load would leak into it). */
+let why: Promise<string | null> | undefined;
 
 function nsTest(name: string, fn: () => Promise<void>): void {
   Deno.test({
     name,
     // The namespace check runs once; without namespaces each case says why it is skipped.
     fn: async (t) => {
-      const reason = await why;
+      const reason = await (why ??= netnsUnavailable());
       if (reason !== null) {
         await t.step({
           name: `skipped: private network namespaces are unavailable here (${reason})`,
