@@ -282,8 +282,9 @@ Deno.test("tcpc probe keeps bytes after a match for the next step, and bounds a 
       "go\\n",
       "--expect-re",
       "^(a+)+$",
+      // Generous: the first --expect-re starts the matcher thread, slow under --coverage.
       "-w",
-      "1s",
+      "3s",
       "--json",
     ],
     { killAfterMs: 30_000 },
@@ -295,7 +296,7 @@ Deno.test("tcpc probe keeps bytes after a match for the next step, and bounds a 
     assert.equal(record.received, "a".repeat(34) + "!");
     assert.match(
       record.error?.message ?? "",
-      /step 4 \(--expect-re "\^\(a\+\)\+\$"\): expected \/\^\(a\+\)\+\$\/, got "a{34}!" \(the match took longer than 1s on 35 bytes: too much backtracking\)$/,
+      /step 4 \(--expect-re "\^\(a\+\)\+\$"\): expected \/\^\(a\+\)\+\$\/, got "a{34}!" \(the match took longer than 3s on 35 bytes: too much backtracking\)$/,
     );
   }
   // Generous: bounded by -w per step (1 s), not by the regex (minutes).
