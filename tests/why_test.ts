@@ -8,7 +8,7 @@
  */
 
 import assert from "node:assert/strict";
-import { REPO, runCli } from "./peers/cli.ts";
+import { outputWithin, REPO, runCli } from "./peers/cli.ts";
 import { startMicrosocks } from "./peers/proxies.ts";
 import { freePort } from "./peers/servers.ts";
 import { netnsUnavailable } from "./peers/netns.ts";
@@ -55,18 +55,9 @@ async function whyInNetns(args: string[], options: NsOptions = {}): Promise<WhyR
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-    const killer = setTimeout(() => {
-      try {
-        child.kill("SIGKILL");
-      } catch { /* gone */ }
-    }, 60_000);
-    try {
-      const { code, stdout, stderr } = await child.output();
-      const decoder = new TextDecoder();
-      return { code, out: decoder.decode(stdout), err: decoder.decode(stderr) };
-    } finally {
-      clearTimeout(killer);
-    }
+    const { code, stdout, stderr } = await outputWithin(child, 60_000);
+    const decoder = new TextDecoder();
+    return { code, out: decoder.decode(stdout), err: decoder.decode(stderr) };
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { REPO } from "./cli.ts";
+import { outputWithin, REPO } from "./cli.ts";
 
 /** Whether the machine lets us build the namespace, and why not. */
 export interface BlackholeSupport {
@@ -112,15 +112,6 @@ export async function runInBlackhole(
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  const killer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* gone */ }
-  }, options.killAfterMs ?? 60_000);
-  try {
-    const { code, stdout, stderr } = await child.output();
-    return { code, stdout, stderr, ms: performance.now() - started };
-  } finally {
-    clearTimeout(killer);
-  }
+  const { code, stdout, stderr } = await outputWithin(child, options.killAfterMs ?? 60_000);
+  return { code, stdout, stderr, ms: performance.now() - started };
 }

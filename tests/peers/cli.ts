@@ -56,39 +56,53 @@ export function spawnCli(args: string[], options: RunCliOptions = {}): Deno.Chil
 }
 
 /**
+ * Waits for a child's exit and output, killing it after `killAfterMs` (a
+ * guard against a test bug that would hang the suite, not an assertion).
+ */
+export async function outputWithin(
+  child: Deno.ChildProcess,
+  killAfterMs: number,
+): Promise<Deno.CommandOutput> {
+  const killer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* gone */ }
+  }, killAfterMs);
+  try {
+    return await child.output();
+  } finally {
+    clearTimeout(killer);
+  }
+}
+
+/**
  * Runs the CLI to completion with optional stdin bytes.
  */
 export async function runCli(args: string[], options: RunCliOptions = {}): Promise<CliResult> {
   const started = performance.now();
   const child = spawnCli(args, options);
-  const killer = setTimeout(() => {
+  // Write stdin while reading the outputs: a large input that comes back would
+  // otherwise fill both pipes and deadlock.
+  const feeding = (async () => {
+    if (options.stdin === undefined) return;
+    const data = typeof options.stdin === "string"
+      ? new TextEncoder().encode(options.stdin)
+      : options.stdin;
+    const writer = child.stdin.getWriter();
     try {
-      child.kill("SIGKILL");
-    } catch { /* gone */ }
-  }, options.killAfterMs ?? 60_000);
-  try {
-    // Write stdin while reading the outputs: a large input that comes back would
-    // otherwise fill both pipes and deadlock.
-    const feeding = (async () => {
-      if (options.stdin === undefined) return;
-      const data = typeof options.stdin === "string"
-        ? new TextEncoder().encode(options.stdin)
-        : options.stdin;
-      const writer = child.stdin.getWriter();
-      try {
-        await writer.write(data);
-        await writer.close();
-      } catch { /* the child may exit before reading all stdin */ }
-    })();
-    const [{ code, stdout, stderr }] = await Promise.all([child.output(), feeding]);
-    return {
-      code,
-      stdout,
-      out: new TextDecoder().decode(stdout),
-      err: cleanStderr(new TextDecoder().decode(stderr)),
-      ms: performance.now() - started,
-    };
-  } finally {
-    clearTimeout(killer);
-  }
+      await writer.write(data);
+      await writer.close();
+    } catch { /* the child may exit before reading all stdin */ }
+  })();
+  const [{ code, stdout, stderr }] = await Promise.all([
+    outputWithin(child, options.killAfterMs ?? 60_000),
+    feeding,
+  ]);
+  return {
+    code,
+    stdout,
+    out: new TextDecoder().decode(stdout),
+    err: cleanStderr(new TextDecoder().decode(stderr)),
+    ms: performance.now() - started,
+  };
 }

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { cleanStderr } from "./cli.ts";
+import { cleanStderr, outputWithin } from "./cli.ts";
 
 /** What a command run in a namespace gave. */
 export interface NetnsResult {
@@ -76,18 +76,9 @@ export async function runInNetns(
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
     env: options.env ?? {},
   }).spawn();
-  const killer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* gone */ }
-  }, options.killAfterMs ?? 120_000);
-  try {
-    const { code, stdout, stderr } = await child.output();
-    const decoder = new TextDecoder();
-    return { code, out: decoder.decode(stdout), err: decoder.decode(stderr) };
-  } finally {
-    clearTimeout(killer);
-  }
+  const { code, stdout, stderr } = await outputWithin(child, options.killAfterMs ?? 120_000);
+  const decoder = new TextDecoder();
+  return { code, out: decoder.decode(stdout), err: decoder.decode(stderr) };
 }
 
 /**
@@ -182,19 +173,10 @@ export async function runCliIsolated(
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-    const killer = setTimeout(() => {
-      try {
-        child.kill("SIGKILL");
-      } catch { /* gone */ }
-    }, options.killAfterMs ?? 60_000);
-    try {
-      const { code, stdout, stderr } = await child.output();
-      const decoder = new TextDecoder();
-      const err = cleanStderr(decoder.decode(stderr));
-      return { code, out: decoder.decode(stdout), err };
-    } finally {
-      clearTimeout(killer);
-    }
+    const { code, stdout, stderr } = await outputWithin(child, options.killAfterMs ?? 60_000);
+    const decoder = new TextDecoder();
+    const err = cleanStderr(decoder.decode(stderr));
+    return { code, out: decoder.decode(stdout), err };
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
