@@ -51,10 +51,10 @@ async function within<T>(promise: Promise<T>, ms: number, message: string): Prom
   }
 }
 
-Deno.test("connDuplex() generic path carries 3 MB through an echo and half-closes on end()", async () => {
+Deno.test("connDuplex() carries 3 MB through an echo and half-closes on end()", async () => {
   await using peer = await startBuiltin("echo");
   const conn = new TcpConn(await Deno.connect({ hostname: "127.0.0.1", port: peer.port }));
-  const duplex = connDuplex(conn, { fastPath: false });
+  const duplex = connDuplex(conn);
   const closed = new Promise((resolve) => duplex.once("close", resolve));
   const total = 3_000_000;
   const [sent, got] = await within(
@@ -70,10 +70,10 @@ Deno.test("connDuplex() generic path carries 3 MB through an echo and half-close
   assert.throws(() => conn.raw.close(), Deno.errors.BadResource);
 });
 
-Deno.test("connDuplex() generic path reports a write after the peer went away", async () => {
+Deno.test("connDuplex() reports a write after the peer went away", async () => {
   await using peer = await startBuiltin("discard");
   const conn = new TcpConn(await Deno.connect({ hostname: "127.0.0.1", port: peer.port }));
-  const duplex = connDuplex(conn, { fastPath: false });
+  const duplex = connDuplex(conn);
   const failed = new Promise<Error>((resolve) => duplex.once("error", resolve));
   const closed = new Promise((resolve) => duplex.once("close", resolve));
   // Our own close under the duplex: the next write fails for real (BadResource).

@@ -170,13 +170,14 @@ export async function tlsLayer(conn: Conn, options: TlsLayerOptions): Promise<Co
   }
   const defaults = await defaultTrustedCas();
   const trusted = [...defaults, ...(options.ca ?? [])];
-  const duplex = node.connDuplex(conn);
+  const duplex = node.connDuplex(conn, { reuseBuffer: true });
   // The first bytes the peer sent, to quote them when it does not speak TLS.
   const first: Uint8Array[] = [];
   let firstLength = 0;
   const tap = (chunk: Uint8Array) => {
     if (firstLength >= FIRST_BYTES) return;
-    first.push(chunk.subarray(0, FIRST_BYTES - firstLength));
+    // A copy: the duplex reuses its read buffer once the chunk is consumed.
+    first.push(chunk.slice(0, FIRST_BYTES - firstLength));
     firstLength += first.at(-1)!.length;
   };
   const socket = node.tls.connect({
