@@ -246,8 +246,8 @@ function hostPort(
       port: portText === undefined ? DEFAULT_PROXY_PORTS[type] : parsePort(portText),
     };
   } catch (err) {
-    if (err instanceof UsageError) throw bad(err.message);
-    throw err;
+    // parseHost and parsePort throw only UsageErrors.
+    throw bad((err as UsageError).message);
   }
 }
 
@@ -257,18 +257,19 @@ function checkCredentials(
   password: string | undefined,
   bad: (why: string) => UsageError,
 ): void {
-  if (username === undefined && password === undefined) return;
-  const bytes = (s: string | undefined) => new TextEncoder().encode(s ?? "").length;
+  // A password never comes without a user name (even an empty one): both sources set it first.
+  if (username === undefined) return;
+  const bytes = (s: string) => new TextEncoder().encode(s).length;
   if (type === "socks4" || type === "socks4a") {
     if (password !== undefined) {
       throw bad(`${type} carries only a user id, no password (use socks5 for a password)`);
     }
-    if ((username ?? "").includes("\0")) throw bad("the user id contains a NUL byte");
+    if (username.includes("\0")) throw bad("the user id contains a NUL byte");
     return;
   }
   if (type === "http") {
     // RFC 7617 section 2: the user-id cannot contain a colon.
-    if ((username ?? "").includes(":")) throw bad('an HTTP user name cannot contain ":"');
+    if (username.includes(":")) throw bad('an HTTP user name cannot contain ":"');
     return;
   }
   // RFC 1929: ULEN and PLEN are 1-255.

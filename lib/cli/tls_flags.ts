@@ -135,6 +135,31 @@ async function readPem(flag: string, path: string, what: RegExp): Promise<string
 }
 
 /**
+ * The certificates of a `--cacert` bundle, each checked to parse: Deno 2.9's
+ * node:tls crashes the process with an uncaught error after a handshake when
+ * one of its `ca` entries is not a certificate (measured: a corrupted block).
+ */
+async function readCaBundle(path: string): Promise<string[]> {
+  const text = await readPem("cacert", path, /-----BEGIN CERTIFICATE-----/);
+  const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g);
+  if (blocks === null) {
+    throw new UsageError(`--cacert "${path}" holds no complete PEM certificate (no END line)`);
+  }
+  // Loaded here only: most runs never read a CA file (start-up time).
+  const { X509Certificate } = await import("node:crypto");
+  for (const [i, block] of blocks.entries()) {
+    try {
+      new X509Certificate(block);
+    } catch {
+      throw new UsageError(
+        `--cacert "${path}": certificate ${i + 1} of ${blocks.length} is not a valid certificate`,
+      );
+    }
+  }
+  return blocks;
+}
+
+/**
  * Validates the TLS flags and reads their files. Resolves to null when TLS
  * was not asked for (`--tls`, `--ssl` or `--starttls`). Throws a
  * {@linkcode UsageError} for a TLS flag without TLS, `--cert` without `--key`
@@ -199,8 +224,7 @@ export async function tlsPlan(args: ParsedArgs, options: TlsPlanOptions): Promis
   }
   const cacert = stringFlag(args, "cacert");
   if (cacert !== undefined) {
-    const text = await readPem("cacert", cacert, /-----BEGIN CERTIFICATE-----/);
-    plan.ca = text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+    plan.ca = await readCaBundle(cacert);
   }
   const cert = stringFlag(args, "cert");
   const key = stringFlag(args, "key");

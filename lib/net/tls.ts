@@ -330,7 +330,11 @@ const ALERTS: Record<string, [string, number]> = {
 
 /** The alert the peer sent, from the runtime's message (`received fatal alert: X`). */
 function alertOf(err: unknown): { name: string; number: number | null } | null {
-  const match = /alert:?\s*([A-Za-z_]+)/i.exec(messageOf(err));
+  const message = messageOf(err);
+  // rustls shows an alert it has no name for by its number: `AlertDescription(0xc8)`.
+  const numbered = /alert:?\s*AlertDescription\((0x[0-9a-f]+)\)/i.exec(message);
+  if (numbered !== null) return { name: "unknown", number: Number(numbered[1]) };
+  const match = /alert:?\s*([A-Za-z_]+)/i.exec(message);
   if (match === null) return null;
   const known = ALERTS[match[1]!];
   return known === undefined
