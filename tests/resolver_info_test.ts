@@ -51,3 +51,20 @@ Deno.test("describeResolver() without nsswitch.conf assumes glibc's default and 
     assert.match(info.text, /no nameserver in \/etc\/resolv\.conf/);
   });
 });
+
+Deno.test("describeResolver() with DNS only, or neither files nor DNS, says so", async () => {
+  await withFiles({
+    nsswitch: "hosts: dns\n",
+    hosts: "127.0.0.1 db\n",
+    resolv: "nameserver 10.0.0.2\n",
+  }, async (paths) => {
+    // /etc/hosts lists it, but nsswitch does not read the file.
+    const info = await describeResolver("db", paths);
+    assert.equal(info.where, "DNS (nameserver 10.0.0.2)");
+  });
+  await withFiles({ nsswitch: "hosts: mdns4_minimal myhostname\n" }, async (paths) => {
+    const info = await describeResolver("db", paths);
+    assert.deepEqual(info.sources, ["mdns4_minimal", "myhostname"]);
+    assert.equal(info.where, "no files, no DNS");
+  });
+});

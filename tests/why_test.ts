@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { outputWithin, REPO, runCli } from "./peers/cli.ts";
 import { startMicrosocks } from "./peers/proxies.ts";
 import { freePort } from "./peers/servers.ts";
-import { netnsUnavailable } from "./peers/netns.ts";
+import { netnsUnavailable, runCliIsolated } from "./peers/netns.ts";
 import { makeTlsFixtures, startSocatTls, type TlsFixtures } from "./peers/tls.ts";
 
 const PORT = 2500;
@@ -432,6 +432,267 @@ Deno.test("why: bad input is a usage error before any socket opens (exit 2)", as
   const run = await runCli(["why", "localhost", "0"]);
   assert.equal(run.code, 2, run.out + run.err);
   assert.match(run.err, /invalid port "0"/);
+});
+
+nsTest("why: no route to the network is network unreachable (ENETUNREACH, exit 1)", async () => {
+  // Only lo is up in the namespace: 10.9.9.9 has no route at all.
+  const run = await whyInNetns(["10.9.9.9", `${PORT}`, "--json"]);
+  assert.equal(run.code, 1, run.out + run.err);
+  const report = parse(run);
+  const layer = failedLayer(report);
+  assert.equal(layer.layer, "tcp");
+  assert.equal(layer.kind, "unreachable");
+  assert.match(layer.explanation, /^network unreachable \(ENETUNREACH\): .*check `ip route`/);
+  assert.equal(
+    report.verdict,
+    `10.9.9.9:${PORT}: network unreachable (ENETUNREACH); ` +
+      "no route to that network, or a router says so with ICMP",
+  );
+});
+
+/** socat on one loopback address of PORT: `v4` or `v6`, answering with `what` (an address). */
+function socatOn(family: "v4" | "v6", what: string): string {
+  const listen = family === "v4"
+    ? `TCP4-LISTEN:${PORT},bind=127.0.0.1,fork,reuseaddr`
+    : `TCP6-LISTEN:${PORT},bind=[::1],ipv6only=1,fork,reuseaddr`;
+  return `socat ${listen} ${what} >/dev/null 2>&1 &`;
+}
+
+/** Waits (bounded) until PORT listens on both loopback addresses. */
+const WAIT_LISTEN_BOTH = `for i in $(seq 100); do ` +
+  `[ "$(ss -ltnH "sport = :${PORT}" | wc -l)" -ge 2 ] && break; sleep 0.05; done`;
+
+nsTest("why: IPv6 SYNs dropped while IPv4 works: IPv6-first clients wait (exit 0)", async () => {
+  const run = await whyInNetns(["localhost", `${PORT}`, "-w", "1s", "--json"], {
+    hosts: DUAL_HOSTS,
+    setup: [
+      `ip6tables -w -A INPUT -p tcp --dport ${PORT} --syn -j DROP`,
+      socatOn("v4", "EXEC:'sleep 5'"),
+      WAIT_LISTEN,
+    ],
+  });
+  assert.equal(run.code, 0, run.out + run.err);
+  const report = parse(run);
+  const layer = failedLayer(report, "::1");
+  assert.equal(layer.kind, "timeout");
+  assert.equal(
+    report.verdict,
+    `127.0.0.1:${PORT} works; [::1]:${PORT} no answer to the SYN within 1s — clients that ` +
+      "try IPv6 first wait for their own timeout (Happy Eyeballs clients fall back after 250 ms)",
+  );
+});
+
+nsTest(
+  "why: IPv4 works while IPv6 accepts and closes: IPv6-first clients fail the same way",
+  async () => {
+    const run = await whyInNetns(["localhost", `${PORT}`, "--json"], {
+      hosts: DUAL_HOSTS,
+      setup: [socatOn("v4", "EXEC:'sleep 5'"), socatOn("v6", "/dev/null"), WAIT_LISTEN_BOTH],
+    });
+    assert.equal(run.code, 0, run.out + run.err);
+    const report = parse(run);
+    const layer = failedLayer(report, "::1");
+    assert.equal(layer.layer, "first-byte");
+    assert.equal(layer.kind, "closed");
+    assert.equal(
+      report.verdict,
+      `127.0.0.1:${PORT} works; [::1]:${PORT} the server accepted, then closed without a byte — ` +
+        "clients that try IPv6 first fail the same way",
+    );
+  },
+);
+
+nsTest("why: both addresses work: the verdict counts them (exit 0)", async () => {
+  const run = await whyInNetns(["localhost", `${PORT}`, "--json"], {
+    hosts: DUAL_HOSTS,
+    setup: [
+      socatOn("v4", "EXEC:'sleep 5'"),
+      socatOn("v6", "EXEC:'sleep 5'"),
+      WAIT_LISTEN_BOTH,
+    ],
+  });
+  assert.equal(run.code, 0, run.out + run.err);
+  const report = parse(run);
+  assert.match(report.verdict, / works \(all 2 addresses\)$/);
+  assert.match(report.verdict, /127\.0\.0\.1:2500/);
+  assert.match(report.verdict, /\[::1\]:2500/);
+});
+
+nsTest("why: nothing listens on either address: every address refused (exit 1)", async () => {
+  const run = await whyInNetns(["localhost", `${PORT}`, "--json"], { hosts: DUAL_HOSTS });
+  assert.equal(run.code, 1, run.out + run.err);
+  const report = parse(run);
+  assert.match(
+    report.verdict,
+    /^every address \((\[::1\]:2500, 127\.0\.0\.1:2500|127\.0\.0\.1:2500, \[::1\]:2500)\): refused; nothing listens on port 2500, or a firewall rejects with a TCP reset$/,
+  );
+});
+
+nsTest("why: both addresses accept and close: one verdict for every address (exit 1)", async () => {
+  const run = await whyInNetns(["localhost", `${PORT}`, "--json"], {
+    hosts: DUAL_HOSTS,
+    setup: [socatOn("v4", "/dev/null"), socatOn("v6", "/dev/null"), WAIT_LISTEN_BOTH],
+  });
+  assert.equal(run.code, 1, run.out + run.err);
+  const report = parse(run);
+  assert.match(
+    report.verdict,
+    /^reachable, but the server accepted, then closed without a byte \(.*\) \(every address \(.*\[::1\]:2500.*\)\)$/,
+  );
+});
+
+nsTest(
+  "why: different failures per address: the one that got furthest decides (exit 4)",
+  async () => {
+    // IPv6 refused at the SYN; IPv4 accepted, then silent while --expect waits: a timeout (exit 4).
+    const run = await whyInNetns(
+      ["localhost", `${PORT}`, "--expect", "220", "-t", "1s", "--json"],
+      { hosts: DUAL_HOSTS, setup: [SILENT_PEER, WAIT_LISTEN] },
+    );
+    assert.equal(run.code, 4, run.out + run.err);
+    const report = parse(run);
+    assert.equal(report.kind, "timeout");
+    assert.match(report.verdict, /^no address works: /);
+    assert.match(report.verdict, /\[::1\]:2500 refused/);
+    assert.match(
+      report.verdict,
+      /127\.0\.0\.1:2500 reachable, but the server accepted, then stayed silent for 1s/,
+    );
+  },
+);
+
+/** A peer that accepts, waits a little, then aborts each connection with a reset. */
+const LATE_RESET_PEER = `python3 -c '
+import socket, struct, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", ${PORT}))
+s.listen()
+while True:
+    c, _ = s.accept()
+    time.sleep(0.3)
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    c.close()
+' >/dev/null 2>&1 &`;
+
+nsTest(
+  "why: a reset while listening for the first byte is accepted, then reset (exit 1)",
+  async () => {
+    const run = await whyInNetns(["127.0.0.1", `${PORT}`, "-t", "20s", "--json"], {
+      setup: [LATE_RESET_PEER, WAIT_LISTEN],
+    });
+    assert.equal(run.code, 1, run.out + run.err);
+    const report = parse(run);
+    const layers = report.addresses[0]!.layers;
+    assert.equal(layers[0]!.outcome, "ok");
+    const layer = failedLayer(report);
+    assert.equal(layer.layer, "first-byte");
+    assert.equal(layer.kind, "reset");
+    assert.match(layer.explanation, /^accepted, then reset: /);
+  },
+);
+
+nsTest(
+  "why: an immediate reset with --tls fails the tls layer as accepted, then reset",
+  async () => {
+    const run = await whyInNetns(["127.0.0.1", `${PORT}`, "--tls", "--json"], {
+      setup: [RESET_PEER, WAIT_LISTEN],
+    });
+    assert.equal(run.code, 1, run.out + run.err);
+    const report = parse(run);
+    const layer = failedLayer(report);
+    // Whether the reset beats connect() or arrives in the handshake, the tls layer says it.
+    assert.equal(layer.layer, "tls");
+    assert.equal(layer.kind, "reset");
+  },
+);
+
+nsTest("why: a resolver that never answers within -w is a timeout (exit 4)", async () => {
+  const run = await runCliIsolated(["why", "nosuchhost.test", `${PORT}`, "-w", "300ms", "--json"], {
+    resolver: "silent",
+  });
+  assert.equal(run.code, 4, run.out + run.err);
+  const report = JSON.parse(run.out) as WhyJsonOut & { dns: { kind: string } };
+  assert.equal(report.dns.kind, "timeout");
+  assert.match(
+    report.dns.explanation,
+    /^no answer from the resolver within 300ms \(-w\); check the nameservers/,
+  );
+  assert.equal(
+    report.verdict,
+    '"nosuchhost.test" does not resolve: no answer from the resolver within 300ms',
+  );
+});
+
+nsTest("why: a resolver that gives up is EAI_AGAIN, explained (exit 3)", async () => {
+  // resolv.conf says timeout:1 attempts:1: glibc gives up long before -w 20s.
+  const run = await runCliIsolated(["why", "nosuchhost.test", `${PORT}`, "-w", "20s"], {
+    resolver: "silent",
+  });
+  assert.equal(run.code, 3, run.out + run.err);
+  const lines = run.out.trimEnd().split("\n");
+  assert.match(
+    lines[1]!,
+    /^FAIL dns +\S+ +nosuchhost\.test: the resolver did not answer \(EAI_AGAIN/,
+  );
+  assert.match(lines[1]!, /\[system resolver \(getaddrinfo; nsswitch "hosts: files dns"\)/);
+  assert.equal(
+    lines.at(-1),
+    'verdict: "nosuchhost.test" does not resolve: the resolver did not answer (EAI_AGAIN); ' +
+      "not in /etc/hosts, so DNS (nameserver 127.0.0.1)",
+  );
+});
+
+nsTest("why: -6 for a name /etc/hosts lists with IPv4 only: no address (exit 3)", async () => {
+  const run = await runCliIsolated(["why", "onlyfour", `${PORT}`, "-6", "--json"], {
+    hosts: ["127.0.0.1 onlyfour"],
+  });
+  assert.equal(run.code, 3, run.out + run.err);
+  const report = parse(run);
+  assert.equal(report.dns.outcome, "failed");
+  assert.match(report.dns.explanation, /^no address for "onlyfour" \(ENOTFOUND\)/);
+  assert.equal(report.addresses.length, 0);
+});
+
+Deno.test("why: the permission sandbox denying the connect or the lookup is exit 5", async () => {
+  const peer = freePort();
+  const connect = await runCli(["why", "127.0.0.1", `${peer}`], {
+    permissions: ["--allow-read", "--allow-net=127.0.0.1:1"],
+  });
+  assert.equal(connect.code, 5, connect.out + connect.err);
+  assert.match(
+    connect.out,
+    /^ {2}FAIL tcp .* denied by the permission sandbox: run with --allow-net/m,
+  );
+  assert.match(connect.out, /^verdict: 127\.0\.0\.1:\d+: denied by the permission sandbox$/m);
+  const lookup = await runCli(["why", "localhost", `${peer}`, "--json"], {
+    permissions: ["--allow-read", "--allow-net=127.0.0.1"],
+  });
+  assert.equal(lookup.code, 5, lookup.out + lookup.err);
+  const report = parse(lookup);
+  assert.equal(report.dns.outcome, "failed");
+  assert.match(report.verdict, /^"localhost" does not resolve: .*denied by the permission sandbox/);
+});
+
+Deno.test("why: on a terminal the text report uses ✓ ✗ · marks", async () => {
+  // script(1) gives the CLI a pseudo-terminal as stdout. NO_COLOR would turn the marks off: the
+  // shell drops it (the environment is otherwise kept, e.g. for coverage of the child).
+  const command =
+    `unset NO_COLOR; exec '${Deno.execPath()}' run -P main.ts why 127.0.0.1 ${freePort()}`;
+  const child = new Deno.Command("script", {
+    args: ["-qec", command, "/dev/null"],
+    cwd: REPO,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const { code, stdout } = await outputWithin(child, 60_000);
+  const out = new TextDecoder().decode(stdout).replaceAll("\r\n", "\n");
+  assert.equal(code, 1, out);
+  assert.match(out, /^· +dns /m);
+  assert.match(out, /^ {2}✗ tcp .* refused: /m);
+  assert.match(out, /^ {2}· first-byte /m);
+  assert.match(out, /^verdict: 127\.0\.0\.1:\d+: refused; nothing listens/m);
 });
 
 Deno.test({

@@ -139,3 +139,116 @@ Deno.test("renderWhyText() uses marks only when asked, and whyJson() keeps the c
   ]);
   assert.equal(json.exitCode, 0);
 });
+
+Deno.test("explainFailure() for an unanswered SYN without the kernel's limit names the proxy host", () => {
+  const why = explainFailure(timeout(), { ...CTX, layer: "tcp", proxy: "socks5 proxy" });
+  assert.equal(
+    why.explanation,
+    "no answer to the SYN within 3s (-w): a firewall drops the packets, or the socks5 proxy " +
+      "host is down or absent",
+  );
+});
+
+Deno.test("explainFailure() falls back to the error's own words where it knows no better", () => {
+  // An unreachable without an errno, a failure at the first byte that is no timeout, reset or
+  // close, a PROXY header write, and a thrown string.
+  const unreachable = new NetError("unreachable", "no route", { op: "connect", address: "x" });
+  assert.deepEqual(explainFailure(unreachable, { ...CTX, layer: "tcp" }), {
+    kind: "unreachable",
+    short: "no route",
+    explanation: "no route",
+  });
+  const io = new NetError("io", "broken pipe", { op: "read", address: "127.0.0.1:443" });
+  assert.equal(explainFailure(io, { ...CTX, layer: "first-byte" }).explanation, "broken pipe");
+  const header = new NetError("closed", "peer closed the connection", {
+    op: "proxy-header",
+    address: "127.0.0.1:443",
+  });
+  assert.deepEqual(explainFailure(header, { ...CTX, layer: "proxy-header" }), {
+    kind: "closed",
+    short: "peer closed the connection",
+    explanation: "peer closed the connection",
+  });
+  assert.deepEqual(explainFailure("stopped", { ...CTX, layer: "step" }), {
+    kind: "io",
+    short: "stopped",
+    explanation: "stopped",
+  });
+});
+
+Deno.test("explainFailure() for a proxy handshake timeout without a label says the proxy", () => {
+  const err = new NetError("timeout", "timed out after 3s (-w)", { op: "proxy", address: "x" });
+  const why = explainFailure(err, { ...CTX, layer: "proxy" });
+  assert.equal(why.short, "the proxy did not finish its handshake within 3s");
+});
+
+Deno.test("explainFailure() says 1 day, not 1 days", () => {
+  const err = Object.assign(
+    new NetError("tls", "certificate expired", { op: "tls", address: "x" }),
+    {
+      facts: {
+        verifyError: "CERT_HAS_EXPIRED",
+        certificate: { daysLeft: -1, notAfter: "2026-11-28T00:00:00.000Z" },
+      },
+    },
+  );
+  assert.equal(
+    explainFailure(err, { ...CTX, layer: "tls" }).short,
+    "the certificate expired 1 day ago (notAfter 2026-11-28)",
+  );
+});
+
+Deno.test("whyVerdict() and renderWhyText() cope with records missing their optional words", () => {
+  // A failed lookup recorded without kind or short, a failed layer without kind or short.
+  const r = report([address("127.0.0.1", [OK, {
+    layer: "tls",
+    outcome: "failed",
+    ms: 1,
+    explanation: "handshake failed",
+  }])]);
+  assert.deepEqual(whyVerdict(r), { line: "reachable, but tls", kind: "io", exitCode: 1 });
+  const mixed = report([
+    address("127.0.0.1", [OK, { layer: "tls", outcome: "failed", ms: 1, explanation: "x" }]),
+    address("::1", [OK]),
+  ]);
+  assert.equal(
+    whyVerdict(mixed).line,
+    "[::1]:443 works; 127.0.0.1:443 tls — clients that try IPv4 first fail the same way",
+  );
+  const none = report([
+    address("127.0.0.1", [OK, { layer: "tls", outcome: "failed", ms: 1, explanation: "x" }]),
+    address("::1", [failed("tcp", refused())]),
+  ]);
+  assert.equal(
+    whyVerdict(none).line,
+    "no address works: 127.0.0.1:443 reachable, but tls; [::1]:443 refused",
+  );
+  const dns = {
+    ...report([]),
+    dns: {
+      host: "example.invalid",
+      outcome: "failed" as const,
+      resolver: "system resolver",
+      ms: 2,
+      addresses: [],
+      explanation: "no address",
+    },
+  };
+  assert.deepEqual(whyVerdict(dns), {
+    line: '"example.invalid" does not resolve: no address',
+    kind: "dns",
+    exitCode: 3,
+  });
+  const text = renderWhyText(dns);
+  assert.equal(text[1], "FAIL dns              2ms  example.invalid: no address [system resolver]");
+  assert.equal(text.at(-1), 'verdict: "example.invalid" does not resolve: no address');
+});
+
+Deno.test("whyVerdict() for one silent address without a kernel reading names the endpoint", () => {
+  const verdict = whyVerdict(report([address("127.0.0.1", [failed("tcp", timeout())])]));
+  assert.equal(
+    verdict.line,
+    "127.0.0.1:443 answered the SYN within 3s (likely dropped by a firewall, or the host is down)",
+  );
+  assert.equal(verdict.kind, "timeout");
+});

@@ -62,10 +62,8 @@ export async function runDemo(argv: string[], ctx: CommandContext): Promise<numb
     ctx.out(DEMO_HELP);
     return 0;
   }
-  const positionals = args.positionals;
-  if (positionals[0] !== undefined) {
-    throw new UsageError(`demo: unexpected argument ${quoteValue(positionals[0] ?? "")}`);
-  }
+  const extra = args.positionals[0];
+  if (extra !== undefined) throw new UsageError(`demo: unexpected argument ${quoteValue(extra)}`);
   const stop = new AbortController();
   const signal = AbortSignal.any([ctx.signal, stop.signal]);
   let port = 0;

@@ -133,9 +133,7 @@ async function resolveAll(
     );
     const addresses = [...new Set(found.map((entry) => entry.address))];
     const ms = performance.now() - started;
-    if (addresses.length === 0) {
-      throw Object.assign(new Error("no addresses"), { code: "ENOTFOUND" });
-    }
+    // getaddrinfo never succeeds empty: a name without addresses (of the family) rejects ENOTFOUND.
     return {
       host,
       outcome: "ok",

@@ -474,11 +474,11 @@ export function whyVerdict(report: WhyReport): WhyVerdict {
     const where = failing.length > 1
       ? `every address (${failing.map((a) => a.endpoint).join(", ")})`
       : deciding.endpoint;
+    // A record without its few words (not one diagnose() makes) names the layer, as below.
+    const short = decided.short ?? decided.layer;
     line = decided.layer === "tcp"
-      ? `${where}: ${decided.short}${via}${decided.hint === undefined ? "" : `; ${decided.hint}`}`
-      : `reachable${via}, but ${decided.short}${
-        decided.hint === undefined ? "" : ` (${decided.hint})`
-      }`;
+      ? `${where}: ${short}${via}${decided.hint === undefined ? "" : `; ${decided.hint}`}`
+      : `reachable${via}, but ${short}${decided.hint === undefined ? "" : ` (${decided.hint})`}`;
     if (failing.length > 1 && decided.layer !== "tcp") line += ` (${where})`;
   } else {
     const parts = failing.map((a) => {
