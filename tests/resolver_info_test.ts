@@ -68,3 +68,20 @@ Deno.test("describeResolver() with DNS only, or neither files nor DNS, says so",
     assert.equal(info.where, "no files, no DNS");
   });
 });
+
+Deno.test("describeResolver() says when /etc/hosts lists the name only in the other family", async () => {
+  await withFiles({
+    nsswitch: "hosts: files dns\n",
+    hosts: "127.0.0.1 db\n::1 both\n127.0.0.2 both\n",
+  }, async (paths) => {
+    const v6 = await describeResolver("db", { ...paths, family: 6 });
+    assert.match(
+      v6.where,
+      /^\/etc\/hosts lists it only with IPv4 addresses, and -6 asks for IPv6$/,
+    );
+    const v4 = await describeResolver("db", { ...paths, family: 4 });
+    assert.equal(v4.where, "/etc/hosts lists it");
+    const both = await describeResolver("both", { ...paths, family: 6 });
+    assert.equal(both.where, "/etc/hosts lists it");
+  });
+});

@@ -651,6 +651,7 @@ nsTest("why: -6 for a name /etc/hosts lists with IPv4 only: no address (exit 3)"
   const report = parse(run);
   assert.equal(report.dns.outcome, "failed");
   assert.match(report.dns.explanation, /^no address for "onlyfour" \(ENOTFOUND\)/);
+  assert.match(report.dns.resolver, /\/etc\/hosts lists it only with IPv4 addresses, and -6 asks/);
   assert.equal(report.addresses.length, 0);
 });
 

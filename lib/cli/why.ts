@@ -153,7 +153,6 @@ one verdict line.`,
       0: "the target works on at least one address",
       1: "refused, reset, unreachable or closed (the failure that decided the verdict)",
     },
-    omit: [5],
   }),
 });
 

@@ -7,6 +7,8 @@
  * @module
  */
 
+import { ipFamily } from "./address.ts";
+
 /** Options of {@linkcode describeResolver}. */
 export interface DescribeResolverOptions {
   /** nsswitch.conf(5). @default {"/etc/nsswitch.conf"} */
@@ -15,6 +17,12 @@ export interface DescribeResolverOptions {
   hostsPath?: string;
   /** resolv.conf(5). @default {"/etc/resolv.conf"} */
   resolvPath?: string;
+  /**
+   * The family asked for (`-4`/`-6`): a name that hosts(5) lists only with
+   * addresses of the other family is then said to be so.
+   * @default {undefined} (either family)
+   */
+  family?: 4 | 6;
 }
 
 /** What {@linkcode describeResolver} found. */
@@ -73,10 +81,12 @@ export async function describeResolver(
     : hostsLine.replace(/^hosts\s*:/, "").replace(/\[[^\]]*\]/g, " ").trim().split(/\s+/)
       .filter((s) => s !== "");
   const wanted = host.toLowerCase();
-  const inHostsFile = hosts !== null &&
-    contentLines(hosts).some((line) =>
-      line.split(/\s+/).slice(1).some((name) => name.toLowerCase() === wanted)
-    );
+  // The addresses of every hosts(5) line that lists the name.
+  const listed = hosts === null ? [] : contentLines(hosts)
+    .map((line) => line.split(/\s+/))
+    .filter((fields) => fields.slice(1).some((name) => name.toLowerCase() === wanted))
+    .map((fields) => fields[0]!);
+  const inHostsFile = listed.length > 0;
   const nameservers = resolv === null ? [] : contentLines(resolv)
     .map((line) => /^nameserver\s+(\S+)/.exec(line)?.[1])
     .filter((s): s is string => s !== undefined);
@@ -84,7 +94,15 @@ export async function describeResolver(
   const usesFiles = sources.includes("files");
   const usesDns = sources.includes("dns");
   let where: string;
-  if (inHostsFile && usesFiles) where = "/etc/hosts lists it";
+  const family = options.family;
+  if (
+    inHostsFile && usesFiles && family !== undefined &&
+    !listed.some((address) => ipFamily(address) === family)
+  ) {
+    const other = family === 4 ? 6 : 4;
+    where =
+      `/etc/hosts lists it only with IPv${other} addresses, and -${family} asks for IPv${family}`;
+  } else if (inHostsFile && usesFiles) where = "/etc/hosts lists it";
   else if (usesDns) {
     const servers = nameservers.length === 0
       ? "no nameserver in /etc/resolv.conf"
