@@ -43,7 +43,7 @@ import {
   withHelp,
 } from "./flags.ts";
 import { exitCodesHelp } from "./exit_help.ts";
-import type { ParseArgsOptionsConfig } from "node:util";
+import type { ParseConfig } from "./arg_tokens.ts";
 import { formatDuration } from "../report/duration.ts";
 import { parseEscapes } from "./escape.ts";
 import { checkFamily, parseHostPort } from "./target.ts";
@@ -197,16 +197,16 @@ export const CONNECT_HELP: string = helpText({
 });
 
 /**
- * The flags of `tcpc connect`, for node:util parseArgs.
+ * The flags of `tcpc connect`, for parseCommandLine() (lib/cli/args.ts).
  *
  * @example Parse a command line with them
  * ```ts
- * import { parseArgs } from "node:util";
+ * import { parseCommandLine } from "./args.ts";
  * import { CONNECT_FLAGS } from "./connect.ts";
- * parseArgs({ args: ["--json"], options: CONNECT_FLAGS, allowPositionals: true });
+ * parseCommandLine(["--json"], { options: CONNECT_FLAGS });
  * ```
  */
-export const CONNECT_FLAGS: ParseArgsOptionsConfig = parseConfig(CONNECT_TABLE);
+export const CONNECT_FLAGS: ParseConfig = parseConfig(CONNECT_TABLE);
 
 /** Everything `tcpc connect` was asked to do, validated. */
 export interface ConnectPlan {

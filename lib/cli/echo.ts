@@ -47,7 +47,7 @@ import {
 } from "./flags.ts";
 import { exitCodesHelp } from "./exit_help.ts";
 import { roundMs, roundRate, roundUs } from "../report/numbers.ts";
-import type { ParseArgsOptionsConfig } from "node:util";
+import type { ParseConfig } from "./arg_tokens.ts";
 import type { CommandContext } from "./context.ts";
 import { formatDuration } from "../report/duration.ts";
 import { parseEscapes } from "./escape.ts";
@@ -194,16 +194,16 @@ reads to EOF and closes.`,
 });
 
 /**
- * The flags of `tcpc echo`, for node:util parseArgs.
+ * The flags of `tcpc echo`, for parseCommandLine() (lib/cli/args.ts).
  *
  * @example Parse a command line with them
  * ```ts
- * import { parseArgs } from "node:util";
+ * import { parseCommandLine } from "./args.ts";
  * import { ECHO_FLAGS } from "./echo.ts";
- * parseArgs({ args: ["--json"], options: ECHO_FLAGS, allowPositionals: true });
+ * parseCommandLine(["--json"], { options: ECHO_FLAGS });
  * ```
  */
-export const ECHO_FLAGS: ParseArgsOptionsConfig = parseConfig(ECHO_TABLE);
+export const ECHO_FLAGS: ParseConfig = parseConfig(ECHO_TABLE);
 
 /** The recipe's two messages. */
 const DEFAULT_MESSAGES = ["data1\\n", "data2\\n"];

@@ -35,7 +35,7 @@ import {
 } from "./flags.ts";
 import { exitCodesHelp } from "./exit_help.ts";
 import { roundMs, roundRate } from "../report/numbers.ts";
-import type { ParseArgsOptionsConfig } from "node:util";
+import type { ParseConfig } from "./arg_tokens.ts";
 import { formatDuration } from "../report/duration.ts";
 import { checkFamily, parseHostPort } from "./target.ts";
 import type { ProxyFacts, TlsFacts } from "../facts.ts";
@@ -111,16 +111,16 @@ export const PING_HELP: string = helpText({
 });
 
 /**
- * The flags of `tcpc ping`, for node:util parseArgs.
+ * The flags of `tcpc ping`, for parseCommandLine() (lib/cli/args.ts).
  *
  * @example Parse a command line with them
  * ```ts
- * import { parseArgs } from "node:util";
+ * import { parseCommandLine } from "./args.ts";
  * import { PING_FLAGS } from "./ping.ts";
- * parseArgs({ args: ["--json"], options: PING_FLAGS, allowPositionals: true });
+ * parseCommandLine(["--json"], { options: PING_FLAGS });
  * ```
  */
-export const PING_FLAGS: ParseArgsOptionsConfig = parseConfig(PING_TABLE);
+export const PING_FLAGS: ParseConfig = parseConfig(PING_TABLE);
 
 /** Everything `tcpc ping` was asked to do, validated. */
 export interface PingPlan {

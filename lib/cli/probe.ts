@@ -45,7 +45,7 @@ import {
   withHelp,
 } from "./flags.ts";
 import { exitCodesHelp } from "./exit_help.ts";
-import type { ParseArgsOptionsConfig } from "node:util";
+import type { ParseConfig } from "./arg_tokens.ts";
 import { formatDuration } from "../report/duration.ts";
 import { ProbeShard, type ProbeSteps, type ShardTarget } from "../net/probe_shard.ts";
 import type { DialogStep } from "../net/dialog.ts";
@@ -166,16 +166,16 @@ within -w; a step that fails makes the target a mismatch naming the step.`,
 });
 
 /**
- * The flags of `tcpc probe`, for node:util parseArgs.
+ * The flags of `tcpc probe`, for parseCommandLine() (lib/cli/args.ts).
  *
  * @example Parse a command line with them
  * ```ts
- * import { parseArgs } from "node:util";
+ * import { parseCommandLine } from "./args.ts";
  * import { PROBE_FLAGS } from "./probe.ts";
- * parseArgs({ args: ["--json"], options: PROBE_FLAGS, allowPositionals: true });
+ * parseCommandLine(["--json"], { options: PROBE_FLAGS });
  * ```
  */
-export const PROBE_FLAGS: ParseArgsOptionsConfig = parseConfig(PROBE_TABLE);
+export const PROBE_FLAGS: ParseConfig = parseConfig(PROBE_TABLE);
 
 /** Everything `tcpc probe` was asked to do, validated. */
 export interface ProbePlan {

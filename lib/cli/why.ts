@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { ParseArgsOptionsConfig } from "node:util";
+import type { ParseConfig } from "./arg_tokens.ts";
 import { UsageError } from "../errors.ts";
 import type { DialogStep } from "../net/dialog.ts";
 import type { StackOptions } from "../net/stack.ts";
@@ -158,16 +158,16 @@ one verdict line.`,
 });
 
 /**
- * The flags of `tcpc why`, for node:util parseArgs.
+ * The flags of `tcpc why`, for parseCommandLine() (lib/cli/args.ts).
  *
  * @example
  * ```ts
- * import { parseArgs } from "node:util";
+ * import { parseCommandLine } from "./args.ts";
  * import { WHY_FLAGS } from "./why.ts";
- * parseArgs({ args: ["--json"], options: WHY_FLAGS, allowPositionals: true });
+ * parseCommandLine(["--json"], { options: WHY_FLAGS });
  * ```
  */
-export const WHY_FLAGS: ParseArgsOptionsConfig = parseConfig(WHY_TABLE);
+export const WHY_FLAGS: ParseConfig = parseConfig(WHY_TABLE);
 
 /** Everything `tcpc why` was asked to do, validated. */
 export interface WhyPlan {
