@@ -90,6 +90,8 @@ Deno.test("argTokens() keeps node:util's odd cases", () => {
       value: undefined,
       inlineValue: undefined,
     }]],
+    // ... unless another "=" follows: then the first "=" splits name and value.
+    [["--==1"], [{ kind: "option", name: "", rawName: "--", value: "=1", inlineValue: true }]],
   ];
   for (const [argv, expected] of table) {
     assert.deepEqual(argTokens(argv, { config: CONFIG }), expected, argv.join(" "));

@@ -102,9 +102,10 @@ export function argTokens(argv: readonly string[], options: ArgTokensOptions): A
       continue;
     }
     if (arg[1] === "-") {
-      // `--x`, `--x=v` or `--x v`. An "=" right after the dashes (`--=v`) is part of the name.
-      const equals = arg.indexOf("=", 3);
-      if (equals !== -1) {
+      // `--x`, `--x=v` or `--x v`. As in node:util, an "=" right after the dashes is part of
+      // the name (`--=v`) unless another "=" follows: then the first one splits (`--==v`).
+      if (arg.includes("=", 3)) {
+        const equals = arg.indexOf("=");
         const name = arg.slice(2, equals);
         tokens.push({
           kind: "option",

@@ -230,8 +230,8 @@ export interface CommandSpec<P> {
   command: string;
   /** Its flags; must include `help` and `verbose`. */
   options: ParseConfig;
-  /** Its usage text, printed for `--help`. */
-  help: string;
+  /** Builds its usage text, printed for `--help` (built only then: it costs start-up). */
+  help: () => string;
   /** Validates the parsed flags into a plan (throws {@linkcode UsageError}). */
   plan: (args: ParsedArgs) => P | Promise<P>;
 }
@@ -249,7 +249,7 @@ export interface CommandSpec<P> {
  * const plan = await prepareCommand(["-v"], ctx, {
  *   command: "tcpc example",
  *   options: { verbose: { type: "boolean", short: "v", multiple: true } },
- *   help: "Usage: tcpc example",
+ *   help: () => "Usage: tcpc example",
  *   plan: (args) => ({ verbosity: countFlag(args, "verbose") }),
  * });
  * if (plan === null) console.log("help printed");
@@ -262,7 +262,7 @@ export async function prepareCommand<P extends { verbosity: number }>(
 ): Promise<P | null> {
   const args = parseCommandLine(argv, { options: spec.options, command: spec.command });
   if (boolFlag(args, "help")) {
-    ctx.out(spec.help);
+    ctx.out(spec.help());
     return null;
   }
   const plan = await spec.plan(args);

@@ -181,20 +181,23 @@ export const CONNECT_TABLE: FlagTable = [
 ];
 
 /**
- * Usage text of `tcpc connect`.
+ * Usage text of `tcpc connect`, built when asked (building it at load cost every
+ * start-up ~2 ms, bench/RESULTS.md).
  *
  * @example Print it
  * ```ts
- * import { CONNECT_HELP } from "./connect.ts";
- * console.log(CONNECT_HELP.split("\n")[0]);
+ * import { connectHelp } from "./connect.ts";
+ * console.log(connectHelp().split("\n")[0]);
  * ```
  */
-export const CONNECT_HELP: string = helpText({
-  usage: "Usage: tcpc HOST PORT [options]\n       tcpc connect HOST PORT [options]",
-  summary: "Send stdin to HOST:PORT and write what comes back to stdout.",
-  table: CONNECT_TABLE,
-  footer: exitCodesHelp(),
-});
+export function connectHelp(): string {
+  return helpText({
+    usage: "Usage: tcpc HOST PORT [options]\n       tcpc connect HOST PORT [options]",
+    summary: "Send stdin to HOST:PORT and write what comes back to stdout.",
+    table: CONNECT_TABLE,
+    footer: exitCodesHelp(),
+  });
+}
 
 /**
  * The flags of `tcpc connect`, for parseCommandLine() (lib/cli/args.ts).
@@ -385,7 +388,7 @@ export async function runConnect(argv: string[], ctx: CommandContext): Promise<n
   const plan = await prepareCommand(argv, ctx, {
     command: "tcpc connect",
     options: CONNECT_FLAGS,
-    help: CONNECT_HELP,
+    help: connectHelp,
     plan: planFromArgs,
   });
   if (plan === null) return 0;
