@@ -18,7 +18,6 @@ import { ROUTE_FLAGS } from "./proxy_flags.ts";
 import { type RoutePlan, routePlan, stackOptions } from "./route.ts";
 import { TLS_FLAGS } from "./tls_flags.ts";
 import { type CloseReason, runSession, type SessionResult } from "../net/session.ts";
-import { readConnectLimit } from "../kernel/read.ts";
 import { roundMs as toMicros } from "../report/numbers.ts";
 import { type ErrorRecord, errorRecord } from "../report/error_record.ts";
 import type { CommandContext } from "./context.ts";
@@ -48,6 +47,7 @@ import { formatDuration } from "../report/duration.ts";
 import { parseEscapes } from "./escape.ts";
 import { checkFamily, parseHostPort } from "./target.ts";
 import { deadlineSignal } from "../net/deadline.ts";
+import { abortable } from "../net/abortable.ts";
 
 /**
  * The flags of `tcpc connect`: the one source of its parse config, its
@@ -545,6 +545,8 @@ async function connect(
 /** At -v: the kernel's own connect limit, and a warning when -w exceeds it. */
 async function explainConnectLimit(plan: ConnectPlan, signal: AbortSignal): Promise<void> {
   const logger = log("connect");
+  // Loaded only at -v: the kernel's table is not needed on the plain path (start-up).
+  const { readConnectLimit } = await abortable(import("../kernel/read.ts"), signal);
   const limit = await readConnectLimit({ signal });
   const kernel = `kernel gives up after ${Math.round(limit.maxConnectMs / 100) / 10} s` +
     `: tcp_syn_retries=${limit.synRetries}, from ${limit.source}`;
