@@ -21,8 +21,9 @@ import { type TlsPlan, tlsPlan } from "./tls_flags.ts";
 
 /*
  * The layers' modules load only when a route uses them: most runs are plain
- * TCP, and these modules are a third of the connect path's code (start-up,
- * bench/RESULTS.md). routePlan() awaits the ones its plan needs before any
+ * TCP, and evaluating them cost each start-up ~1-2 ms of CPU with the kernel
+ * table (bench/RESULTS.md; starttls.ts is loaded anyway, for its protocol
+ * list in tls_flags.ts). routePlan() awaits the ones its plan needs before any
  * socket opens, so no import runs between a deadline and its effect.
  */
 let proxyModule: Promise<typeof import("../net/proxy.ts")> | undefined;
@@ -247,7 +248,8 @@ export function routeDialer(options: RouteDialerOptions): MuxDialer | undefined 
   const { route, certDays } = options;
   if (isPlainRoute(route) && certDays === undefined) return undefined;
   const base = options.base ?? {};
-  if (certDays !== undefined) void loadCertDays();
+  // Asked for now, awaited after the dial (a failed load is reported there, not here).
+  if (certDays !== undefined) loadCertDays().catch(() => {});
   return async (target, signal) => {
     let perTarget = route;
     const tls = route.tls;
