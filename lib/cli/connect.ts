@@ -182,7 +182,7 @@ export const CONNECT_TABLE: FlagTable = [
 
 /**
  * Usage text of `tcpc connect`, built when asked (building it at load cost every
- * start-up ~2 ms, bench/RESULTS.md).
+ * start-up ~1 ms, bench/RESULTS.md).
  *
  * @example Print it
  * ```ts

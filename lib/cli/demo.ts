@@ -30,7 +30,7 @@ export const DEMO_TABLE: FlagTable = [{ ...HELP_FLAG, section: "options" }];
 
 /**
  * Usage text of `tcpc demo`, built when asked (building it at load cost every
- * start-up ~2 ms, bench/RESULTS.md).
+ * start-up ~1 ms, bench/RESULTS.md).
  *
  * @example Print it
  * ```ts

@@ -170,7 +170,7 @@ export const ECHO_TABLE: FlagTable = [
 
 /**
  * Usage text of `tcpc echo`, built when asked (building it at load cost every
- * start-up ~2 ms, bench/RESULTS.md).
+ * start-up ~1 ms, bench/RESULTS.md).
  *
  * @example Print it
  * ```ts

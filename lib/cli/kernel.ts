@@ -43,7 +43,7 @@ export const KERNEL_TABLE: FlagTable = [
 
 /**
  * Usage text of `tcpc kernel`, built when asked (building it at load cost every
- * start-up ~2 ms, bench/RESULTS.md).
+ * start-up ~1 ms, bench/RESULTS.md).
  *
  * @example Print it
  * ```ts

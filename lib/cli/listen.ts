@@ -115,7 +115,7 @@ export const LISTEN_TABLE: FlagTable = [
 
 /**
  * Usage text of `tcpc listen`, built when asked (building it at load cost every
- * start-up ~2 ms, bench/RESULTS.md).
+ * start-up ~1 ms, bench/RESULTS.md).
  *
  * @example Print it
  * ```ts

@@ -85,7 +85,7 @@ export const PING_TABLE: FlagTable = [
 
 /**
  * Usage text of `tcpc ping`, built when asked (building it at load cost every
- * start-up ~2 ms, bench/RESULTS.md).
+ * start-up ~1 ms, bench/RESULTS.md).
  *
  * @example Print it
  * ```ts

@@ -136,7 +136,7 @@ export const PROBE_TABLE: FlagTable = [
 
 /**
  * Usage text of `tcpc probe`, built when asked (building it at load cost every
- * start-up ~2 ms, bench/RESULTS.md).
+ * start-up ~1 ms, bench/RESULTS.md).
  *
  * @example Print it
  * ```ts

@@ -37,7 +37,7 @@ export const SERVE_TABLE: FlagTable = [
 
 /**
  * Usage text of `tcpc serve`, built when asked (building it at load cost every
- * start-up ~2 ms, bench/RESULTS.md).
+ * start-up ~1 ms, bench/RESULTS.md).
  *
  * @example Print it
  * ```ts

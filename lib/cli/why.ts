@@ -134,7 +134,7 @@ export const WHY_TABLE: FlagTable = [
 
 /**
  * Usage text of `tcpc why`, built when asked (building it at load cost every
- * start-up ~2 ms, bench/RESULTS.md).
+ * start-up ~1 ms, bench/RESULTS.md).
  *
  * @example Print it
  * ```ts
