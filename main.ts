@@ -25,9 +25,9 @@ const STDOUT_GRACE_MS = 1000;
 /** The top-level help; it loads the connect command's flag table, so only `--help` pays for it. */
 async function help(): Promise<string> {
   const [{ CONNECT_TABLE }, { helpFlagLines }, { exitCodesHelp }] = await Promise.all([
-    import("./lib/cli/connect.ts"),
-    import("./lib/cli/flags.ts"),
-    import("./lib/cli/exit_help.ts"),
+    load<typeof import("./lib/cli/connect.ts")>("./lib/cli/connect.ts"),
+    load<typeof import("./lib/cli/flags.ts")>("./lib/cli/flags.ts"),
+    load<typeof import("./lib/cli/exit_help.ts")>("./lib/cli/exit_help.ts"),
   ]);
   return `tcpc ${VERSION}: a TCP client with honest deadlines
 
@@ -56,21 +56,37 @@ ${exitCodesHelp()}`;
 type Command = (argv: string[], ctx: CommandContext) => Promise<number>;
 
 /**
+ * Imports a module of this program when it is needed. The specifier is a
+ * variable on purpose: before main.ts runs, Deno reads and hashes every module
+ * reachable by a literal `import("...")` too (80 files, ~4 ms of each
+ * start-up, bench/RESULTS.md). `deno compile` includes these modules through
+ * its `--include` flags (the `compile` task in deno.json).
+ */
+function load<M>(path: string): Promise<M> {
+  return import(path);
+}
+
+/**
  * Each command's modules load only when it runs: a static import of every
- * command cost each start-up ~40 ms (bench/RESULTS.md, issue 16). The
- * specifiers are string literals so that `deno compile` includes them.
+ * command cost each start-up ~40 ms (bench/RESULTS.md, issue 16).
  */
 const COMMANDS: Record<string, () => Promise<Command>> = {
-  connect: () => import("./lib/cli/connect.ts").then((m) => m.runConnect),
-  serve: () => import("./lib/cli/serve.ts").then((m) => m.runServe),
-  listen: () => import("./lib/cli/listen.ts").then((m) => m.runListen),
-  kernel: () => import("./lib/cli/kernel.ts").then((m) => m.runKernel),
-  demo: () => import("./lib/cli/demo.ts").then((m) => m.runDemo),
-  probe: () => import("./lib/cli/probe.ts").then((m) => m.runProbe),
-  ping: () => import("./lib/cli/ping.ts").then((m) => m.runPing),
-  echo: () => import("./lib/cli/echo.ts").then((m) => m.runEcho),
-  check: () => import("./lib/cli/check.ts").then((m) => m.runCheck),
-  why: () => import("./lib/cli/why.ts").then((m) => m.runWhy),
+  connect: () =>
+    load<typeof import("./lib/cli/connect.ts")>("./lib/cli/connect.ts").then((m) => m.runConnect),
+  serve: () =>
+    load<typeof import("./lib/cli/serve.ts")>("./lib/cli/serve.ts").then((m) => m.runServe),
+  listen: () =>
+    load<typeof import("./lib/cli/listen.ts")>("./lib/cli/listen.ts").then((m) => m.runListen),
+  kernel: () =>
+    load<typeof import("./lib/cli/kernel.ts")>("./lib/cli/kernel.ts").then((m) => m.runKernel),
+  demo: () => load<typeof import("./lib/cli/demo.ts")>("./lib/cli/demo.ts").then((m) => m.runDemo),
+  probe: () =>
+    load<typeof import("./lib/cli/probe.ts")>("./lib/cli/probe.ts").then((m) => m.runProbe),
+  ping: () => load<typeof import("./lib/cli/ping.ts")>("./lib/cli/ping.ts").then((m) => m.runPing),
+  echo: () => load<typeof import("./lib/cli/echo.ts")>("./lib/cli/echo.ts").then((m) => m.runEcho),
+  check: () =>
+    load<typeof import("./lib/cli/check.ts")>("./lib/cli/check.ts").then((m) => m.runCheck),
+  why: () => load<typeof import("./lib/cli/why.ts")>("./lib/cli/why.ts").then((m) => m.runWhy),
 };
 
 const encoder = new TextEncoder();
@@ -241,6 +257,26 @@ async function run(argv: string[], ctx: CommandContext): Promise<number> {
   return load ? await (await load())(rest, ctx) : await (await COMMANDS.connect!())(argv, ctx);
 }
 
+/**
+ * `tcpc --version` (or `-V`) answered before anything is set up: one
+ * synchronous write, no signal listeners, writers or timers (start-up, issue
+ * 16). False when the command line asks for something else, or when the write
+ * failed before any byte went out: the full path then runs and decides. A
+ * closed stdout (`| head -c 0`) ends quietly, as on the full path.
+ */
+function versionAnswered(argv: string[]): boolean {
+  if (argv[0] !== "--version" && argv[0] !== "-V") return false;
+  const bytes = encoder.encode(`tcpc ${VERSION}\n`);
+  let written = 0;
+  try {
+    while (written < bytes.length) written += Deno.stdout.writeSync(bytes.subarray(written));
+  } catch (err) {
+    if (err instanceof Deno.errors.BrokenPipe) return true;
+    if (written === 0) return false;
+  }
+  return true;
+}
+
 if (import.meta.main) {
-  Deno.exit(await main(Deno.args));
+  Deno.exit(versionAnswered(Deno.args) ? 0 : await main(Deno.args));
 }

@@ -1,16 +1,18 @@
 /**
- * A thin layer over `node:util` `parseArgs` that turns its errors into one-line
- * {@linkcode UsageError}s, and small readers for typed flag values.
+ * The strict command-line parser every command uses, with one-line
+ * {@linkcode UsageError}s, and small readers for typed flag values. It follows
+ * `node:util` `parseArgs` (strict, positionals allowed) without importing it:
+ * the first `node:` module costs each start-up ~5 ms (bench/RESULTS.md).
  *
  * @module
  */
 
-import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { UsageError } from "../errors.ts";
 import { QUOTE_MAX_CHARS, quoteValue } from "./quote.ts";
 import type { CommandContext } from "./context.ts";
 import { parseDuration } from "./duration.ts";
 import { unknownFlagMessage } from "./hints.ts";
+import { type ArgToken, argTokens, type ParseConfig } from "./arg_tokens.ts";
 
 /** The parsed flags and positionals of one command line. */
 export interface ParsedArgs {
@@ -23,14 +25,16 @@ export interface ParsedArgs {
 /** Options of {@linkcode parseCommandLine}. */
 export interface ParseCommandLineOptions {
   /** The flags this command accepts. */
-  options: ParseArgsOptionsConfig;
+  options: ParseConfig;
   /** The command's name, for messages. @default {"tcpc"} */
   command?: string;
 }
 
 /**
- * Parses `argv` strictly: unknown flags, missing values and values given to
- * boolean flags throw a {@linkcode UsageError}.
+ * Parses `argv` strictly: unknown flags, missing values, values given to
+ * boolean flags and a string flag's value that looks like a flag (`-t -1s`)
+ * throw a {@linkcode UsageError}. The first bad flag, in command-line order,
+ * is the one reported.
  *
  * @example
  * ```ts
@@ -42,51 +46,54 @@ export interface ParseCommandLineOptions {
  * ```
  */
 export function parseCommandLine(argv: string[], options: ParseCommandLineOptions): ParsedArgs {
-  try {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      options: options.options,
-      allowPositionals: true,
-      strict: true,
-    });
-    return { values: values as ParsedArgs["values"], positionals };
-  } catch (err) {
-    const message = err instanceof Error ? err.message.split("\n")[0] ?? "" : String(err);
-    const unknown = /^Unknown option '([^']+)'/.exec(message)?.[1];
-    const detail = unknown !== undefined
-      ? unknownFlagMessage(unknown, { accepts: Object.keys(options.options) })
-      : ambiguousValue(argv, options.options, message) ??
-        // node:util appends a hint about "--" that reads as noise here.
-        sentenceCase(
-          message.replace(/\. To specify a positional argument.*$/, "").replace(/\.$/, "")
-            // node:util quotes the whole argument ('--x=<100 kB>'): cut it like ours.
-            .replace(/'([^']*)'/g, (_, quoted: string) => quoteValue(quoted, { mark: "'" })),
-        );
-    throw new UsageError(`${(options.command ?? "tcpc").replace(/^tcpc /, "")}: ${detail}`);
+  const config = options.options;
+  // No prototype: a flag named like an Object method stays a plain key.
+  const values: ParsedArgs["values"] = Object.create(null);
+  const positionals: string[] = [];
+  for (const token of argTokens(argv, { config })) {
+    if (token.kind === "positional") positionals.push(token.value);
+    if (token.kind !== "option") continue;
+    const problem = optionProblem(token, config);
+    if (problem !== undefined) {
+      throw new UsageError(`${(options.command ?? "tcpc").replace(/^tcpc /, "")}: ${problem}`);
+    }
+    if (token.name === "__proto__") continue;
+    const value = token.value ?? true;
+    if (config[token.name]!.multiple === true) {
+      const list = values[token.name];
+      if (Array.isArray(list)) list.push(value);
+      else values[token.name] = [value];
+    } else {
+      values[token.name] = value;
+    }
   }
+  return { values, positionals };
 }
 
-/** node:util's messages start upper case; ours continue a `command: ` prefix. */
-function sentenceCase(text: string): string {
-  return text.charAt(0).toLowerCase() + text.slice(1);
-}
-
-/** `-t -1s`: parseArgs only says "ambiguous"; name the value and how to pass it. */
-function ambiguousValue(
-  argv: string[],
-  config: ParseArgsOptionsConfig,
-  message: string,
+/** What is wrong with one option token, in node:util's order of checks; undefined when nothing. */
+function optionProblem(
+  token: Extract<ArgToken, { kind: "option" }>,
+  config: ParseConfig,
 ): string | undefined {
-  const flag = /^Option '([^']+)' argument is ambiguous/.exec(message)?.[1];
-  if (flag === undefined) return undefined;
-  const value = argv[argv.indexOf(flag) + 1];
-  const long = flag.startsWith("--")
-    ? flag
-    : `--${Object.keys(config).find((name) => `-${config[name]?.short}` === flag) ?? flag}`;
-  if (value === undefined) return `option ${flag} needs a value`;
-  return `option ${flag} needs a value, got ${quoteValue(value)} (write ${long}=${
-    value.length <= QUOTE_MAX_CHARS ? value : "VALUE"
-  } to pass it)`;
+  if (!Object.hasOwn(config, token.name)) {
+    return unknownFlagMessage(token.rawName, { accepts: Object.keys(config) });
+  }
+  const { type, short } = config[token.name]!;
+  const names = `${short ? `-${short}, ` : ""}--${token.name}`;
+  if (type === "string" && token.value === undefined) {
+    return `option ${quoteValue(`${names} <value>`, { mark: "'" })} argument missing`;
+  }
+  if (type === "boolean" && token.value !== undefined) {
+    return `option ${quoteValue(names, { mark: "'" })} does not take an argument`;
+  }
+  const value = token.value;
+  if (token.inlineValue === false && value !== undefined && value.length > 1 && value[0] === "-") {
+    // `-t -1s`: a value that looks like a flag is taken only when written `--timeout=-1s`.
+    return `option ${token.rawName} needs a value, got ${
+      quoteValue(value)
+    } (write --${token.name}=${value.length <= QUOTE_MAX_CHARS ? value : "VALUE"} to pass it)`;
+  }
+  return undefined;
 }
 
 /**
@@ -222,9 +229,9 @@ export interface CommandSpec<P> {
   /** The command's name for messages, e.g. `tcpc ping`. */
   command: string;
   /** Its flags; must include `help` and `verbose`. */
-  options: ParseArgsOptionsConfig;
-  /** Its usage text, printed for `--help`. */
-  help: string;
+  options: ParseConfig;
+  /** Builds its usage text, printed for `--help` (built only then: it costs start-up). */
+  help: () => string;
   /** Validates the parsed flags into a plan (throws {@linkcode UsageError}). */
   plan: (args: ParsedArgs) => P | Promise<P>;
 }
@@ -242,7 +249,7 @@ export interface CommandSpec<P> {
  * const plan = await prepareCommand(["-v"], ctx, {
  *   command: "tcpc example",
  *   options: { verbose: { type: "boolean", short: "v", multiple: true } },
- *   help: "Usage: tcpc example",
+ *   help: () => "Usage: tcpc example",
  *   plan: (args) => ({ verbosity: countFlag(args, "verbose") }),
  * });
  * if (plan === null) console.log("help printed");
@@ -255,7 +262,7 @@ export async function prepareCommand<P extends { verbosity: number }>(
 ): Promise<P | null> {
   const args = parseCommandLine(argv, { options: spec.options, command: spec.command });
   if (boolFlag(args, "help")) {
-    ctx.out(spec.help);
+    ctx.out(spec.help());
     return null;
   }
   const plan = await spec.plan(args);

@@ -78,7 +78,7 @@ TLS and proxy: --tls, --sni, --alpn, --cacert, --cert, --key, -k, --starttls,
 Exit (Nagios plugin API): 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (usage error,
 a name that does not resolve).`;
 
-/** The flags of `tcpc check`, for node:util parseArgs. */
+/** The flags of `tcpc check`, for parseCommandLine() (lib/cli/args.ts). */
 export const CHECK_FLAGS = {
   ...parseConfig(reportFlags()),
   ...STEP_FLAGS,

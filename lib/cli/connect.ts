@@ -18,7 +18,6 @@ import { ROUTE_FLAGS } from "./proxy_flags.ts";
 import { type RoutePlan, routePlan, stackOptions } from "./route.ts";
 import { TLS_FLAGS } from "./tls_flags.ts";
 import { type CloseReason, runSession, type SessionResult } from "../net/session.ts";
-import { readConnectLimit } from "../kernel/read.ts";
 import { roundMs as toMicros } from "../report/numbers.ts";
 import { type ErrorRecord, errorRecord } from "../report/error_record.ts";
 import type { CommandContext } from "./context.ts";
@@ -43,11 +42,12 @@ import {
   withHelp,
 } from "./flags.ts";
 import { exitCodesHelp } from "./exit_help.ts";
-import type { ParseArgsOptionsConfig } from "node:util";
+import type { ParseConfig } from "./arg_tokens.ts";
 import { formatDuration } from "../report/duration.ts";
 import { parseEscapes } from "./escape.ts";
 import { checkFamily, parseHostPort } from "./target.ts";
 import { deadlineSignal } from "../net/deadline.ts";
+import { abortable } from "../net/abortable.ts";
 
 /**
  * The flags of `tcpc connect`: the one source of its parse config, its
@@ -181,32 +181,35 @@ export const CONNECT_TABLE: FlagTable = [
 ];
 
 /**
- * Usage text of `tcpc connect`.
+ * Usage text of `tcpc connect`, built when asked (building it at load cost every
+ * start-up ~1 ms, bench/RESULTS.md).
  *
  * @example Print it
  * ```ts
- * import { CONNECT_HELP } from "./connect.ts";
- * console.log(CONNECT_HELP.split("\n")[0]);
+ * import { connectHelp } from "./connect.ts";
+ * console.log(connectHelp().split("\n")[0]);
  * ```
  */
-export const CONNECT_HELP: string = helpText({
-  usage: "Usage: tcpc HOST PORT [options]\n       tcpc connect HOST PORT [options]",
-  summary: "Send stdin to HOST:PORT and write what comes back to stdout.",
-  table: CONNECT_TABLE,
-  footer: exitCodesHelp(),
-});
+export function connectHelp(): string {
+  return helpText({
+    usage: "Usage: tcpc HOST PORT [options]\n       tcpc connect HOST PORT [options]",
+    summary: "Send stdin to HOST:PORT and write what comes back to stdout.",
+    table: CONNECT_TABLE,
+    footer: exitCodesHelp(),
+  });
+}
 
 /**
- * The flags of `tcpc connect`, for node:util parseArgs.
+ * The flags of `tcpc connect`, for parseCommandLine() (lib/cli/args.ts).
  *
  * @example Parse a command line with them
  * ```ts
- * import { parseArgs } from "node:util";
+ * import { parseCommandLine } from "./args.ts";
  * import { CONNECT_FLAGS } from "./connect.ts";
- * parseArgs({ args: ["--json"], options: CONNECT_FLAGS, allowPositionals: true });
+ * parseCommandLine(["--json"], { options: CONNECT_FLAGS });
  * ```
  */
-export const CONNECT_FLAGS: ParseArgsOptionsConfig = parseConfig(CONNECT_TABLE);
+export const CONNECT_FLAGS: ParseConfig = parseConfig(CONNECT_TABLE);
 
 /** Everything `tcpc connect` was asked to do, validated. */
 export interface ConnectPlan {
@@ -385,7 +388,7 @@ export async function runConnect(argv: string[], ctx: CommandContext): Promise<n
   const plan = await prepareCommand(argv, ctx, {
     command: "tcpc connect",
     options: CONNECT_FLAGS,
-    help: CONNECT_HELP,
+    help: connectHelp,
     plan: planFromArgs,
   });
   if (plan === null) return 0;
@@ -542,6 +545,8 @@ async function connect(
 /** At -v: the kernel's own connect limit, and a warning when -w exceeds it. */
 async function explainConnectLimit(plan: ConnectPlan, signal: AbortSignal): Promise<void> {
   const logger = log("connect");
+  // Loaded only at -v: the kernel's table is not needed on the plain path (start-up).
+  const { readConnectLimit } = await abortable(import("../kernel/read.ts"), signal);
   const limit = await readConnectLimit({ signal });
   const kernel = `kernel gives up after ${Math.round(limit.maxConnectMs / 100) / 10} s` +
     `: tcp_syn_retries=${limit.synRetries}, from ${limit.source}`;

@@ -29,20 +29,23 @@ import { UsageError } from "../errors.ts";
 export const DEMO_TABLE: FlagTable = [{ ...HELP_FLAG, section: "options" }];
 
 /**
- * Usage text of `tcpc demo`.
+ * Usage text of `tcpc demo`, built when asked (building it at load cost every
+ * start-up ~1 ms, bench/RESULTS.md).
  *
  * @example Print it
  * ```ts
- * import { DEMO_HELP } from "./demo.ts";
- * console.log(DEMO_HELP.split("\n")[0]);
+ * import { demoHelp } from "./demo.ts";
+ * console.log(demoHelp().split("\n")[0]);
  * ```
  */
-export const DEMO_HELP: string = helpText({
-  usage: "Usage: tcpc demo",
-  summary: `Starts the built-in echo server on a free loopback port, runs a real session
+export function demoHelp(): string {
+  return helpText({
+    usage: "Usage: tcpc demo",
+    summary: `Starts the built-in echo server on a free loopback port, runs a real session
 against it, and shows what came back and the per-phase timings.`,
-  table: DEMO_TABLE,
-});
+    table: DEMO_TABLE,
+  });
+}
 
 /**
  * Runs the demo and returns exit code 0 (or throws what failed).
@@ -59,7 +62,7 @@ export async function runDemo(argv: string[], ctx: CommandContext): Promise<numb
   // No options but --help: reject anything else, before a socket opens.
   const args = parseCommandLine(argv, { options: parseConfig(DEMO_TABLE), command: "tcpc demo" });
   if (boolFlag(args, "help")) {
-    ctx.out(DEMO_HELP);
+    ctx.out(demoHelp());
     return 0;
   }
   const extra = args.positionals[0];

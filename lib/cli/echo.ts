@@ -47,7 +47,7 @@ import {
 } from "./flags.ts";
 import { exitCodesHelp } from "./exit_help.ts";
 import { roundMs, roundRate, roundUs } from "../report/numbers.ts";
-import type { ParseArgsOptionsConfig } from "node:util";
+import type { ParseConfig } from "./arg_tokens.ts";
 import type { CommandContext } from "./context.ts";
 import { formatDuration } from "../report/duration.ts";
 import { parseEscapes } from "./escape.ts";
@@ -169,41 +169,44 @@ export const ECHO_TABLE: FlagTable = [
 ];
 
 /**
- * Usage text of `tcpc echo`.
+ * Usage text of `tcpc echo`, built when asked (building it at load cost every
+ * start-up ~1 ms, bench/RESULTS.md).
  *
  * @example Print it
  * ```ts
- * import { ECHO_HELP } from "./echo.ts";
- * console.log(ECHO_HELP.split("\n")[0]);
+ * import { echoHelp } from "./echo.ts";
+ * console.log(echoHelp().split("\n")[0]);
  * ```
  */
-export const ECHO_HELP: string = helpText({
-  usage: "Usage: tcpc echo HOST PORT [options]",
-  summary: `Send messages, check that every reply is right, and measure round trips, over
+export function echoHelp(): string {
+  return helpText({
+    usage: "Usage: tcpc echo HOST PORT [options]",
+    summary: `Send messages, check that every reply is right, and measure round trips, over
 one or many connections. After the last reply each connection half-closes,
 reads to EOF and closes.`,
-  table: ECHO_TABLE,
-  footer: exitCodesHelp({
-    meanings: {
-      0: "every reply right",
-      1: "refused, reset or closed early",
-      4: "a reply (or EOF) never came, or --deadline",
-      6: "a reply differed",
-    },
-  }),
-});
+    table: ECHO_TABLE,
+    footer: exitCodesHelp({
+      meanings: {
+        0: "every reply right",
+        1: "refused, reset or closed early",
+        4: "a reply (or EOF) never came, or --deadline",
+        6: "a reply differed",
+      },
+    }),
+  });
+}
 
 /**
- * The flags of `tcpc echo`, for node:util parseArgs.
+ * The flags of `tcpc echo`, for parseCommandLine() (lib/cli/args.ts).
  *
  * @example Parse a command line with them
  * ```ts
- * import { parseArgs } from "node:util";
+ * import { parseCommandLine } from "./args.ts";
  * import { ECHO_FLAGS } from "./echo.ts";
- * parseArgs({ args: ["--json"], options: ECHO_FLAGS, allowPositionals: true });
+ * parseCommandLine(["--json"], { options: ECHO_FLAGS });
  * ```
  */
-export const ECHO_FLAGS: ParseArgsOptionsConfig = parseConfig(ECHO_TABLE);
+export const ECHO_FLAGS: ParseConfig = parseConfig(ECHO_TABLE);
 
 /** The recipe's two messages. */
 const DEFAULT_MESSAGES = ["data1\\n", "data2\\n"];
@@ -591,7 +594,7 @@ export async function runEcho(argv: string[], ctx: CommandContext): Promise<numb
   const plan = await prepareCommand(argv, ctx, {
     command: "tcpc echo",
     options: ECHO_FLAGS,
-    help: ECHO_HELP,
+    help: echoHelp,
     plan: planFromArgs,
   });
   if (plan === null) return 0;

@@ -1,6 +1,6 @@
 /**
  * One table of flags per command, and the three things made from it: the
- * `node:util` `parseArgs` config, the `--help` text and the README table.
+ * parse config (lib/cli/arg_tokens.ts), the `--help` text and the README table.
  * A command's table is its own flags plus shared groups spread into it
  * (`...DIAL_FLAGS`, `...reportFlags()`), so a group is written once and a
  * command gains it with one line.
@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { ParseArgsOptionsConfig } from "node:util";
+import type { ParseConfig } from "./arg_tokens.ts";
 
 /**
  * The headings of `--help`, in the order they print. A flag names its
@@ -220,19 +220,19 @@ export function withHelp(
 }
 
 /**
- * The `node:util` `parseArgs` options of a table. Throws when two flags share
+ * The parse config of a table (the shape `node:util` `parseArgs` takes too). Throws when two flags share
  * a name or a short name: a table is checked the first time it is used.
  *
  * @example
  * ```ts
- * import { parseArgs } from "node:util";
+ * import { parseCommandLine } from "./args.ts";
  * import { parseConfig, reportFlags } from "./flags.ts";
- * const { values } = parseArgs({ args: ["-vv"], options: parseConfig(reportFlags()) });
+ * const { values } = parseCommandLine(["-vv"], { options: parseConfig(reportFlags()) });
  * console.log(values.verbose); // [true, true]
  * ```
  */
-export function parseConfig(table: FlagTable): ParseArgsOptionsConfig {
-  const config: ParseArgsOptionsConfig = {};
+export function parseConfig(table: FlagTable): ParseConfig {
+  const config: ParseConfig = {};
   const shorts = new Set<string>();
   for (const flag of table) {
     if (config[flag.name] !== undefined) throw new Error(`flag --${flag.name} listed twice`);

@@ -42,17 +42,19 @@ export const KERNEL_TABLE: FlagTable = [
 ];
 
 /**
- * Usage text of `tcpc kernel`.
+ * Usage text of `tcpc kernel`, built when asked (building it at load cost every
+ * start-up ~1 ms, bench/RESULTS.md).
  *
  * @example Print it
  * ```ts
- * import { KERNEL_HELP } from "./kernel.ts";
- * console.log(KERNEL_HELP);
+ * import { kernelHelp } from "./kernel.ts";
+ * console.log(kernelHelp());
  * ```
  */
-export const KERNEL_HELP: string = helpText({
-  usage: "Usage: tcpc kernel [--json] [--root DIR]",
-  summary: `Shows the Linux kernel's TCP limits (tcp(7)) and what they mean for a
+export function kernelHelp(): string {
+  return helpText({
+    usage: "Usage: tcpc kernel [--json] [--root DIR]",
+    summary: `Shows the Linux kernel's TCP limits (tcp(7)) and what they mean for a
 connection: how long connect() waits for a silent peer, when a stalled
 connection is killed, when keepalive notices a dead peer, how many ephemeral
 ports there are, and the socket buffer sizes.
@@ -61,8 +63,9 @@ Each value says where it came from:
   proc     read from /proc/sys/net (needs --allow-all under Deno)
   sysctl   from running "sysctl" (allowed by the default permission set)
   default  the stock Linux default, assumed: a note says why`,
-  table: KERNEL_TABLE,
-});
+    table: KERNEL_TABLE,
+  });
+}
 
 /**
  * Runs `tcpc kernel`: reads the parameters, writes the table (or JSON) with
@@ -83,7 +86,7 @@ export async function runKernel(argv: string[], ctx: CommandContext): Promise<nu
     options: parseConfig(KERNEL_TABLE),
   });
   if (boolFlag(args, "help")) {
-    for (const line of KERNEL_HELP.split("\n")) ctx.out(line);
+    for (const line of kernelHelp().split("\n")) ctx.out(line);
     return 0;
   }
   const extra = args.positionals[0];

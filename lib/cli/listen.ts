@@ -114,22 +114,25 @@ export const LISTEN_TABLE: FlagTable = [
 ];
 
 /**
- * Usage text of `tcpc listen`.
+ * Usage text of `tcpc listen`, built when asked (building it at load cost every
+ * start-up ~1 ms, bench/RESULTS.md).
  *
  * @example Print it
  * ```ts
- * import { LISTEN_HELP } from "./listen.ts";
- * console.log(LISTEN_HELP.split("\n")[0]);
+ * import { listenHelp } from "./listen.ts";
+ * console.log(listenHelp().split("\n")[0]);
  * ```
  */
-export const LISTEN_HELP: string = helpText({
-  usage: "Usage: tcpc listen [HOST] PORT [options]\n       tcpc -l [HOST] PORT [options]",
-  summary: `Wait for one client on HOST:PORT, send it stdin and write what it sends to stdout
+export function listenHelp(): string {
+  return helpText({
+    usage: "Usage: tcpc listen [HOST] PORT [options]\n       tcpc -l [HOST] PORT [options]",
+    summary: `Wait for one client on HOST:PORT, send it stdin and write what it sends to stdout
 (like nc -l). HOST defaults to 127.0.0.1; all interfaces (0.0.0.0 or ::) must be given
 and are announced on stderr. PORT 0 picks a free port, printed on stderr.`,
-  table: LISTEN_TABLE,
-  footer: exitCodesHelp(),
-});
+    table: LISTEN_TABLE,
+    footer: exitCodesHelp(),
+  });
+}
 
 const LISTEN_FLAGS = parseConfig(LISTEN_TABLE);
 
@@ -264,7 +267,7 @@ export async function runListen(argv: string[], ctx: CommandContext): Promise<nu
   const plan = await prepareCommand(argv, ctx, {
     command: "tcpc listen",
     options: LISTEN_FLAGS,
-    help: LISTEN_HELP,
+    help: listenHelp,
     plan: planFromArgs,
   });
   if (plan === null) return 0;

@@ -35,7 +35,7 @@ import {
 } from "./flags.ts";
 import { exitCodesHelp } from "./exit_help.ts";
 import { roundMs, roundRate } from "../report/numbers.ts";
-import type { ParseArgsOptionsConfig } from "node:util";
+import type { ParseConfig } from "./arg_tokens.ts";
 import { formatDuration } from "../report/duration.ts";
 import { checkFamily, parseHostPort } from "./target.ts";
 import type { ProxyFacts, TlsFacts } from "../facts.ts";
@@ -84,43 +84,46 @@ export const PING_TABLE: FlagTable = [
 ];
 
 /**
- * Usage text of `tcpc ping`.
+ * Usage text of `tcpc ping`, built when asked (building it at load cost every
+ * start-up ~1 ms, bench/RESULTS.md).
  *
  * @example Print it
  * ```ts
- * import { PING_HELP } from "./ping.ts";
- * console.log(PING_HELP.split("\n")[0]);
+ * import { pingHelp } from "./ping.ts";
+ * console.log(pingHelp().split("\n")[0]);
  * ```
  */
-export const PING_HELP: string = helpText({
-  usage: "Usage: tcpc ping HOST PORT [options]",
-  summary: "Connect to HOST:PORT again and again and report the connect time, like tcping.",
-  table: PING_TABLE,
-  footer: exitCodesHelp({
-    meanings: {
-      0: "at least one attempt connected",
-      1: "no attempt connected",
-      7: "no attempt connected, the last one failed in TLS",
-      8: "no attempt connected, the last one failed at the proxy",
-      3: "HOST does not resolve",
-      5: "the sandbox refused the target",
-    },
-    // A timed-out attempt is a failed attempt (1); ping checks no reply.
-    omit: [4, 6],
-  }),
-});
+export function pingHelp(): string {
+  return helpText({
+    usage: "Usage: tcpc ping HOST PORT [options]",
+    summary: "Connect to HOST:PORT again and again and report the connect time, like tcping.",
+    table: PING_TABLE,
+    footer: exitCodesHelp({
+      meanings: {
+        0: "at least one attempt connected",
+        1: "no attempt connected",
+        7: "no attempt connected, the last one failed in TLS",
+        8: "no attempt connected, the last one failed at the proxy",
+        3: "HOST does not resolve",
+        5: "the sandbox refused the target",
+      },
+      // A timed-out attempt is a failed attempt (1); ping checks no reply.
+      omit: [4, 6],
+    }),
+  });
+}
 
 /**
- * The flags of `tcpc ping`, for node:util parseArgs.
+ * The flags of `tcpc ping`, for parseCommandLine() (lib/cli/args.ts).
  *
  * @example Parse a command line with them
  * ```ts
- * import { parseArgs } from "node:util";
+ * import { parseCommandLine } from "./args.ts";
  * import { PING_FLAGS } from "./ping.ts";
- * parseArgs({ args: ["--json"], options: PING_FLAGS, allowPositionals: true });
+ * parseCommandLine(["--json"], { options: PING_FLAGS });
  * ```
  */
-export const PING_FLAGS: ParseArgsOptionsConfig = parseConfig(PING_TABLE);
+export const PING_FLAGS: ParseConfig = parseConfig(PING_TABLE);
 
 /** Everything `tcpc ping` was asked to do, validated. */
 export interface PingPlan {
@@ -230,7 +233,7 @@ export async function runPing(argv: string[], ctx: CommandContext): Promise<numb
   const prepared = await prepareCommand(argv, ctx, {
     command: "tcpc ping",
     options: PING_FLAGS,
-    help: PING_HELP,
+    help: pingHelp,
     plan: planFromArgs,
   });
   if (prepared === null) return 0;

@@ -45,7 +45,7 @@ import {
   withHelp,
 } from "./flags.ts";
 import { exitCodesHelp } from "./exit_help.ts";
-import type { ParseArgsOptionsConfig } from "node:util";
+import type { ParseConfig } from "./arg_tokens.ts";
 import { formatDuration } from "../report/duration.ts";
 import { ProbeShard, type ProbeSteps, type ShardTarget } from "../net/probe_shard.ts";
 import type { DialogStep } from "../net/dialog.ts";
@@ -135,47 +135,50 @@ export const PROBE_TABLE: FlagTable = [
 ];
 
 /**
- * Usage text of `tcpc probe`.
+ * Usage text of `tcpc probe`, built when asked (building it at load cost every
+ * start-up ~1 ms, bench/RESULTS.md).
  *
  * @example Print it
  * ```ts
- * import { PROBE_HELP } from "./probe.ts";
- * console.log(PROBE_HELP.split("\n")[0]);
+ * import { probeHelp } from "./probe.ts";
+ * console.log(probeHelp().split("\n")[0]);
  * ```
  */
-export const PROBE_HELP: string = helpText({
-  usage: "Usage: tcpc probe TARGET... [steps] [options]",
-  summary: `Connect to many ports at once and report each: open, closed, timeout,
+export function probeHelp(): string {
+  return helpText({
+    usage: "Usage: tcpc probe TARGET... [steps] [options]",
+    summary: `Connect to many ports at once and report each: open, closed, timeout,
 unreachable, dns-error, mismatch, tls, proxy or error.
 
 TARGET: host:port, host:lo-hi, host:p1,p2,... (items may be ranges), [v6addr]:port
 
 Steps run on every target in the order given, after the --proto dialog, each
 within -w; a step that fails makes the target a mismatch naming the step.`,
-  table: PROBE_TABLE,
-  footer: exitCodesHelp({
-    meanings: {
-      0: "every target open (and matched)",
-      1: "some target closed, timed out, unreachable, not resolved or failed",
-      5: "the sandbox refused a target",
-      6: "only expectations failed",
-    },
-    // A timeout or a name that does not resolve is a target's state here, not the run's.
-    omit: [3, 4, 7, 8],
-  }),
-});
+    table: PROBE_TABLE,
+    footer: exitCodesHelp({
+      meanings: {
+        0: "every target open (and matched)",
+        1: "some target closed, timed out, unreachable, not resolved or failed",
+        5: "the sandbox refused a target",
+        6: "only expectations failed",
+      },
+      // A timeout or a name that does not resolve is a target's state here, not the run's.
+      omit: [3, 4, 7, 8],
+    }),
+  });
+}
 
 /**
- * The flags of `tcpc probe`, for node:util parseArgs.
+ * The flags of `tcpc probe`, for parseCommandLine() (lib/cli/args.ts).
  *
  * @example Parse a command line with them
  * ```ts
- * import { parseArgs } from "node:util";
+ * import { parseCommandLine } from "./args.ts";
  * import { PROBE_FLAGS } from "./probe.ts";
- * parseArgs({ args: ["--json"], options: PROBE_FLAGS, allowPositionals: true });
+ * parseCommandLine(["--json"], { options: PROBE_FLAGS });
  * ```
  */
-export const PROBE_FLAGS: ParseArgsOptionsConfig = parseConfig(PROBE_TABLE);
+export const PROBE_FLAGS: ParseConfig = parseConfig(PROBE_TABLE);
 
 /** Everything `tcpc probe` was asked to do, validated. */
 export interface ProbePlan {
@@ -351,7 +354,7 @@ export async function runProbe(argv: string[], ctx: CommandContext): Promise<num
   const plan = await prepareCommand(argv, ctx, {
     command: "tcpc probe",
     options: PROBE_FLAGS,
-    help: PROBE_HELP,
+    help: probeHelp,
     plan: (args) => planFromArgs(args, argv),
   });
   return plan === null ? 0 : await probe(plan, ctx);

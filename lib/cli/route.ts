@@ -11,17 +11,31 @@ import { UsageError } from "../errors.ts";
 import { hostKind, joinHostPort } from "../net/address.ts";
 import type { Conn } from "../net/conn.ts";
 import type { DialOptions, SourceOptions } from "../net/dial.ts";
-import { proxyLayer } from "../net/proxy.ts";
-import { proxyHeaderLayer } from "../net/proxy_header.ts";
-import { certDaysError } from "../net/cert_days.ts";
 import type { MuxDialer } from "../net/mux_types.ts";
 import { dialStack, type Layer, type StackOptions } from "../net/stack.ts";
-import { startTls } from "../net/starttls.ts";
-import { tlsLayer, type TlsLayerOptions } from "../net/tls.ts";
+import type { TlsLayerOptions } from "../net/tls.ts";
 import { type ParsedArgs, stringFlag } from "./args.ts";
 import { proxyPlan, type ProxySpec } from "./proxy_flags.ts";
 import { parseHost, parsePort } from "./target.ts";
 import { type TlsPlan, tlsPlan } from "./tls_flags.ts";
+
+/*
+ * The layers' modules load only when a route uses them: most runs are plain
+ * TCP, and evaluating them cost each start-up ~1-2 ms of CPU with the kernel
+ * table (bench/RESULTS.md; starttls.ts is loaded anyway, for its protocol
+ * list in tls_flags.ts). routePlan() awaits the ones its plan needs before any
+ * socket opens, so no import runs between a deadline and its effect.
+ */
+let proxyModule: Promise<typeof import("../net/proxy.ts")> | undefined;
+let proxyHeaderModule: Promise<typeof import("../net/proxy_header.ts")> | undefined;
+let starttlsModule: Promise<typeof import("../net/starttls.ts")> | undefined;
+let tlsModule: Promise<typeof import("../net/tls.ts")> | undefined;
+let certDaysModule: Promise<typeof import("../net/cert_days.ts")> | undefined;
+const loadProxy = () => proxyModule ??= import("../net/proxy.ts");
+const loadProxyHeader = () => proxyHeaderModule ??= import("../net/proxy_header.ts");
+const loadStarttls = () => starttlsModule ??= import("../net/starttls.ts");
+const loadTls = () => tlsModule ??= import("../net/tls.ts");
+const loadCertDays = () => certDaysModule ??= import("../net/cert_days.ts");
 
 /** What the shared route flags asked for. */
 export interface RoutePlan {
@@ -64,12 +78,19 @@ export async function routePlan(args: ParsedArgs, options: RoutePlanOptions): Pr
       throw new UsageError("conflicting flags --source-port and --proxy: give only one");
     }
   }
-  return {
+  const plan: RoutePlan = {
     proxy: proxies?.proxy ?? null,
     proxyProtocol: proxies?.proxyProtocol ?? null,
     source,
     tls: await tlsPlan(args, { host: options.host }),
   };
+  await Promise.all([
+    plan.proxy !== null ? loadProxy() : null,
+    plan.proxyProtocol !== null ? loadProxyHeader() : null,
+    plan.tls?.starttls !== undefined ? loadStarttls() : null,
+    plan.tls !== null ? loadTls() : null,
+  ]);
+  return plan;
 }
 
 function sourcePlan(args: ParsedArgs): SourceOptions | null {
@@ -128,8 +149,8 @@ export function stackOptions(
     layers.push({
       op: "proxy",
       phase: "proxy",
-      run: (conn: Conn, signal: AbortSignal) =>
-        proxyLayer(conn, {
+      run: async (conn: Conn, signal: AbortSignal) =>
+        (await loadProxy()).proxyLayer(conn, {
           type: proxy.type,
           proxyAddress: proxy.address,
           targetHost: host,
@@ -144,7 +165,8 @@ export function stackOptions(
     const version = route.proxyProtocol;
     layers.push({
       op: "proxy-header",
-      run: (conn: Conn, signal: AbortSignal) => proxyHeaderLayer(conn, { version, signal }),
+      run: async (conn: Conn, signal: AbortSignal) =>
+        (await loadProxyHeader()).proxyHeaderLayer(conn, { version, signal }),
     });
   }
   const tls = route.tls;
@@ -155,7 +177,11 @@ export function stackOptions(
         op: "starttls",
         phase: "tls",
         run: async (conn: Conn, signal: AbortSignal) => {
-          await startTls(conn, { protocol: starttls, address: target, signal });
+          await (await loadStarttls()).startTls(conn, {
+            protocol: starttls,
+            address: target,
+            signal,
+          });
           return conn;
         },
       });
@@ -169,7 +195,8 @@ export function stackOptions(
     layers.push({
       op: "tls",
       phase: "tls",
-      run: (conn: Conn, signal: AbortSignal) => tlsLayer(conn, { ...tlsOptions, signal }),
+      run: async (conn: Conn, signal: AbortSignal) =>
+        (await loadTls()).tlsLayer(conn, { ...tlsOptions, signal }),
     });
   }
   stack.layers = layers;
@@ -221,6 +248,8 @@ export function routeDialer(options: RouteDialerOptions): MuxDialer | undefined 
   const { route, certDays } = options;
   if (isPlainRoute(route) && certDays === undefined) return undefined;
   const base = options.base ?? {};
+  // Asked for now, awaited after the dial (a failed load is reported there, not here).
+  if (certDays !== undefined) loadCertDays().catch(() => {});
   return async (target, signal) => {
     let perTarget = route;
     const tls = route.tls;
@@ -235,7 +264,7 @@ export function routeDialer(options: RouteDialerOptions): MuxDialer | undefined 
     const conn = await dialStack(target.hostname, target.port, stack);
     const facts = conn.facts.tls;
     if (certDays !== undefined && facts !== null) {
-      const err = certDaysError(facts, {
+      const err = (await loadCertDays()).certDaysError(facts, {
         days: certDays,
         address: joinHostPort(target.name, target.port),
       });

@@ -36,21 +36,24 @@ export const SERVE_TABLE: FlagTable = [
 ];
 
 /**
- * Usage text of `tcpc serve`.
+ * Usage text of `tcpc serve`, built when asked (building it at load cost every
+ * start-up ~1 ms, bench/RESULTS.md).
  *
  * @example Print it
  * ```ts
- * import { SERVE_HELP } from "./serve.ts";
- * console.log(SERVE_HELP.split("\n")[0]);
+ * import { serveHelp } from "./serve.ts";
+ * console.log(serveHelp().split("\n")[0]);
  * ```
  */
-export const SERVE_HELP: string = helpText({
-  usage: "Usage: tcpc serve [HOST] PORT [--mode echo|discard|chargen]",
-  summary: `A small TCP server for tests and demos (HOST defaults to 127.0.0.1; PORT 0
+export function serveHelp(): string {
+  return helpText({
+    usage: "Usage: tcpc serve [HOST] PORT [--mode echo|discard|chargen]",
+    summary: `A small TCP server for tests and demos (HOST defaults to 127.0.0.1; PORT 0
 picks a free port, printed on stdout as "listening on HOST:PORT").`,
-  table: SERVE_TABLE,
-  footer: "Runs until SIGINT or SIGTERM.",
-});
+    table: SERVE_TABLE,
+    footer: "Runs until SIGINT or SIGTERM.",
+  });
+}
 
 const MODES: readonly ServeMode[] = ["echo", "discard", "chargen"];
 
@@ -73,7 +76,7 @@ export async function runServe(argv: string[], ctx: CommandContext): Promise<num
     options: parseConfig(SERVE_TABLE),
   });
   if (boolFlag(args, "help")) {
-    ctx.out(SERVE_HELP);
+    ctx.out(serveHelp());
     return 0;
   }
   await ctx.setVerbosity(countFlag(args, "verbose"));

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
+import { argTokens, type ParseConfig } from "./arg_tokens.ts";
 import { UsageError } from "../errors.ts";
 import type { DialogStep } from "../net/dialog.ts";
 import { type Preset, presetNames, PRESETS } from "../net/presets.ts";
@@ -109,7 +109,7 @@ export const STEP_TABLE: FlagTable = [
 /** Options of {@linkcode stepsFromArgs}. */
 export interface StepsFromArgsOptions {
   /** The command's whole parse config (so that every token is read as the command reads it). */
-  config: ParseArgsOptionsConfig;
+  config: ParseConfig;
   /** The target host, for presets that name it (HTTP's Host). @default {"localhost"} */
   host?: string;
   /** The target port, for presets that name it. @default {0} (the preset's default port) */
@@ -177,8 +177,8 @@ function stepOf(name: string, value: string): DialogStep {
 }
 
 /**
- * Reads the step flags of `argv` in command-line order (`parseArgs` with
- * `tokens: true` keeps the order that `values` loses). `--proto` puts its
+ * Reads the step flags of `argv` in command-line order (the tokens of
+ * lib/cli/arg_tokens.ts keep the order that parsed `values` lose). `--proto` puts its
  * preset's dialog first; the other steps follow in the order given. Bad hex,
  * a bad regex, an unknown protocol or two `--proto` throw a
  * {@linkcode UsageError} naming the value.
@@ -192,17 +192,11 @@ function stepOf(name: string, value: string): DialogStep {
  * ```
  */
 export function stepsFromArgs(argv: string[], options: StepsFromArgsOptions): StepsFromArgs {
-  const { tokens } = parseArgs({
-    args: argv,
-    options: options.config,
-    allowPositionals: true,
-    // The command's own strict parse has already refused bad flags.
-    strict: false,
-    tokens: true,
-  });
+  // The command's own strict parse has already refused bad flags.
+  const tokens = argTokens(argv, { config: options.config });
   const steps: DialogStep[] = [];
   let preset: Preset | null = null;
-  for (const token of tokens ?? []) {
+  for (const token of tokens) {
     if (token.kind !== "option" || !(token.name in STEP_FLAGS)) continue;
     const value = token.value ?? "";
     if (token.name !== "proto") {

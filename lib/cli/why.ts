@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { ParseArgsOptionsConfig } from "node:util";
+import type { ParseConfig } from "./arg_tokens.ts";
 import { UsageError } from "../errors.ts";
 import type { DialogStep } from "../net/dialog.ts";
 import type { StackOptions } from "../net/stack.ts";
@@ -133,40 +133,43 @@ export const WHY_TABLE: FlagTable = [
 ];
 
 /**
- * Usage text of `tcpc why`.
+ * Usage text of `tcpc why`, built when asked (building it at load cost every
+ * start-up ~1 ms, bench/RESULTS.md).
  *
  * @example Print it
  * ```ts
- * import { WHY_HELP } from "./why.ts";
- * console.log(WHY_HELP.split("\n")[0]);
+ * import { whyHelp } from "./why.ts";
+ * console.log(whyHelp().split("\n")[0]);
  * ```
  */
-export const WHY_HELP: string = helpText({
-  usage: "Usage: tcpc why HOST PORT [steps] [options]",
-  summary: `Find out, layer by layer, why HOST:PORT cannot be reached: resolve HOST to
+export function whyHelp(): string {
+  return helpText({
+    usage: "Usage: tcpc why HOST PORT [steps] [options]",
+    summary: `Find out, layer by layer, why HOST:PORT cannot be reached: resolve HOST to
 every address of both families, then on each address run the TCP connect, the
 proxy, TLS, the first byte and the steps, and explain each failure. Ends with
 one verdict line.`,
-  table: WHY_TABLE,
-  footer: exitCodesHelp({
-    meanings: {
-      0: "the target works on at least one address",
-      1: "refused, reset, unreachable or closed (the failure that decided the verdict)",
-    },
-  }),
-});
+    table: WHY_TABLE,
+    footer: exitCodesHelp({
+      meanings: {
+        0: "the target works on at least one address",
+        1: "refused, reset, unreachable or closed (the failure that decided the verdict)",
+      },
+    }),
+  });
+}
 
 /**
- * The flags of `tcpc why`, for node:util parseArgs.
+ * The flags of `tcpc why`, for parseCommandLine() (lib/cli/args.ts).
  *
  * @example
  * ```ts
- * import { parseArgs } from "node:util";
+ * import { parseCommandLine } from "./args.ts";
  * import { WHY_FLAGS } from "./why.ts";
- * parseArgs({ args: ["--json"], options: WHY_FLAGS, allowPositionals: true });
+ * parseCommandLine(["--json"], { options: WHY_FLAGS });
  * ```
  */
-export const WHY_FLAGS: ParseArgsOptionsConfig = parseConfig(WHY_TABLE);
+export const WHY_FLAGS: ParseConfig = parseConfig(WHY_TABLE);
 
 /** Everything `tcpc why` was asked to do, validated. */
 export interface WhyPlan {
@@ -268,7 +271,7 @@ export async function runWhy(
   const plan = await prepareCommand(argv, ctx, {
     command: "tcpc why",
     options: WHY_FLAGS,
-    help: WHY_HELP,
+    help: whyHelp,
     plan: (args) => planFromArgs(args, argv),
   });
   if (plan === null) return 0;

@@ -17,7 +17,6 @@ import type { Conn } from "./conn.ts";
 import { toNetError } from "./net_errors.ts";
 import { abortable } from "./abortable.ts";
 import { connectTcp, type ConnectTcpOptions } from "./tcp_connect.ts";
-import { readConnectLimit } from "../kernel/read.ts";
 
 export { connectTcp } from "./tcp_connect.ts";
 export type { ConnectTcpOptions, SourceOptions } from "./tcp_connect.ts";
@@ -165,6 +164,8 @@ async function dialSerial(
 /** Classifies a failed connect; the kernel's own timeout names its SYN retries. */
 async function classifyConnect(err: unknown, address: string): Promise<unknown> {
   if (err instanceof Deno.errors.TimedOut) {
+    // Loaded only here: the kernel's table is not needed on any other path (start-up).
+    const { readConnectLimit } = await import("../kernel/read.ts");
     const limit = await readConnectLimit({});
     return toNetError(err, { op: "connect", address, kernel: limit });
   }
