@@ -122,7 +122,7 @@ async function resolveAll(
       explanation: "an IP address: nothing to resolve",
     };
   }
-  const info = await describeResolver(host, { family });
+  const info = await describeResolver(host, family === undefined ? {} : { family });
   const resolver = info.text;
   const started = performance.now();
   const signal = signalWith(s.signal, s.connectTimeoutMs);
