@@ -279,3 +279,43 @@ Deno.test("stdoutWriter() keeps the order of writes and a flush issued while it 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("stdoutWriter() into a full device throws the error from every later write and flush", async () => {
+  const dir = await Deno.makeTempDir();
+  const code = `
+    const out = stdio.stdoutWriter({ inspectAfterBytes: 4 });
+    const text = (s) => new TextEncoder().encode(s);
+    const results = [];
+    for (const step of [() => out.write(text("ab")), () => out.write(text("cdef")),
+      () => out.write(text("g")), () => out.flush()]) {
+      try {
+        await step();
+        results.push("ok");
+      } catch (error) {
+        results.push(error.code ?? error.name);
+      }
+    }
+    Deno.stderr.writeSync(text(JSON.stringify(results)));`;
+  try {
+    const path = `${dir}/script.ts`;
+    await Deno.writeTextFile(path, `import * as stdio from "${STDIO}";\n${code}`);
+    const out = await outputWithin(
+      new Deno.Command("sh", {
+        args: ["-c", `exec "${Deno.execPath()}" run -A "${path}" > /dev/full`],
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn(),
+      60_000,
+    );
+    const err = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 0, err);
+    // The first write is accepted before the device refuses it; the write that
+    // passes the inspection point waits for it and fails, and so does all after.
+    const results = JSON.parse(err);
+    assert.equal(results[0], "ok");
+    assert.equal(results.slice(1).every((r: string) => r !== "ok"), true, err);
+    assert.equal(new Set(results.slice(1)).size, 1, err);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

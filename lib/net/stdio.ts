@@ -214,9 +214,11 @@ export function stdoutWriter(options: StdoutWriterOptions = {}): FlushableWriter
       early = null;
       return chosen = next;
     })();
+  /** Writes waiting for the switch: later writes queue behind them, in order. */
+  let waiting = 0;
   return {
     write: async (data) => {
-      if (chosen !== null) return await chosen.write(data);
+      if (chosen !== null && waiting === 0) return await chosen.write(data);
       if (early !== null && choosing === null) {
         earlyBytes += data.length;
         if (earlyBytes <= inspectAfter) return await early.write(data);
@@ -225,7 +227,12 @@ export function stdoutWriter(options: StdoutWriterOptions = {}): FlushableWriter
         await switchOver(writer);
         return count;
       }
-      return await (await choosing!).write(data);
+      waiting++;
+      try {
+        return await (await choosing!).write(data);
+      } finally {
+        waiting--;
+      }
     },
     flush: async (signal) => {
       if (chosen !== null) return await chosen.flush(signal);
