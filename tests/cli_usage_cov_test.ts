@@ -1,0 +1,34 @@
+import assert from "node:assert/strict";
+import { runCli } from "./peers/cli.ts";
+
+Deno.test("tcpc names a flag's value that looks like a flag, and how to pass it", async () => {
+  const long = `-${"x".repeat(90)}`;
+  const rows: [string[], string][] = [
+    // A long value is cut in the message, and the hint says VALUE instead.
+    [
+      ["127.0.0.1", "9", "-t", long],
+      `tcpc: connect: option -t needs a value, got "${long.slice(0, 80)}..." (91 characters) ` +
+      `(write --timeout=VALUE to pass it)`,
+    ],
+    [
+      ["127.0.0.1", "9", "--timeout", "-1s"],
+      `tcpc: connect: option --timeout needs a value, got "-1s" (write --timeout=-1s to pass it)`,
+    ],
+    [
+      ["listen", "0", "-w", "-5s"],
+      `tcpc: listen: option -w needs a value, got "-5s" (write --connect-timeout=-5s to pass it)`,
+    ],
+    [
+      ["serve", "0", "--mode"],
+      `tcpc: serve: option '-m, --mode <value>' argument missing`,
+    ],
+  ];
+  const failures: string[] = [];
+  for (const [argv, expected] of rows) {
+    const { code, out, err } = await runCli(argv);
+    if (code !== 2 || out !== "" || err !== `${expected}\n`) {
+      failures.push(`${argv.join(" ")}: exit ${code}: ${JSON.stringify(err)}`);
+    }
+  }
+  assert.deepEqual(failures, []);
+});
