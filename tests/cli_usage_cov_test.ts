@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { runCli } from "./peers/cli.ts";
+import { startBuiltin } from "./peers/servers.ts";
 
 Deno.test("tcpc names a flag's value that looks like a flag, and how to pass it", async () => {
   const long = `-${"x".repeat(90)}`;
@@ -19,6 +20,10 @@ Deno.test("tcpc names a flag's value that looks like a flag, and how to pass it"
       `tcpc: listen: option -w needs a value, got "-5s" (write --connect-timeout=-5s to pass it)`,
     ],
     [
+      ["127.0.0.1", "9", "--json", "--max-bytes", "100000000"],
+      "tcpc: --max-bytes 100000000 with --json: at most 67108864 (64 MiB), since the JSON record carries the data",
+    ],
+    [
       ["serve", "0", "--mode"],
       `tcpc: serve: option '-m, --mode <value>' argument missing`,
     ],
@@ -31,4 +36,15 @@ Deno.test("tcpc names a flag's value that looks like a flag, and how to pass it"
     }
   }
   assert.deepEqual(failures, []);
+});
+
+Deno.test("tcpc HOST PORT -f /dev/stdin and -f - read stdin", async () => {
+  await using server = await startBuiltin("echo");
+  for (const file of ["/dev/stdin", "-"]) {
+    const { code, out, err } = await runCli(["127.0.0.1", String(server.port), "-f", file], {
+      stdin: `through ${file}\n`,
+    });
+    assert.equal(code, 0, err);
+    assert.equal(out, `through ${file}\n`);
+  }
 });
