@@ -24,6 +24,11 @@ Deno.test("tcpc names a flag's value that looks like a flag, and how to pass it"
       "tcpc: --max-bytes 100000000 with --json: at most 67108864 (64 MiB), since the JSON record carries the data",
     ],
     [
+      ["echo", "127.0.0.1", "9", "-m", "x".repeat(20_000), "--pipeline", "65536"],
+      "tcpc: --message of 20000 bytes with --pipeline 65536 puts 1310720000 bytes in flight " +
+      "per connection: at most 1073741824 (1 GiB)",
+    ],
+    [
       ["serve", "0", "--mode"],
       `tcpc: serve: option '-m, --mode <value>' argument missing`,
     ],
@@ -32,7 +37,7 @@ Deno.test("tcpc names a flag's value that looks like a flag, and how to pass it"
   for (const [argv, expected] of rows) {
     const { code, out, err } = await runCli(argv);
     if (code !== 2 || out !== "" || err !== `${expected}\n`) {
-      failures.push(`${argv.join(" ")}: exit ${code}: ${JSON.stringify(err)}`);
+      failures.push(`${argv.join(" ").slice(0, 200)}: exit ${code}: ${JSON.stringify(err)}`);
     }
   }
   assert.deepEqual(failures, []);
@@ -47,4 +52,23 @@ Deno.test("tcpc HOST PORT -f /dev/stdin and -f - read stdin", async () => {
     assert.equal(code, 0, err);
     assert.equal(out, `through ${file}\n`);
   }
+});
+
+Deno.test("tcpc echo -4 checks the replies of an IPv4 echo server", async () => {
+  await using server = await startBuiltin("echo");
+  const { code, out, err } = await runCli([
+    "echo",
+    "127.0.0.1",
+    String(server.port),
+    "-4",
+    "-m",
+    "ping",
+    "-n",
+    "3",
+    "--json",
+  ]);
+  assert.equal(code, 0, err);
+  const record = JSON.parse(out);
+  assert.deepEqual(record.connections, { attempted: 1, connected: 1, ok: 1, failed: 0 });
+  assert.deepEqual(record.messages, { sent: 3, verified: 3 });
 });
