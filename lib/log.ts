@@ -44,9 +44,8 @@ function prefix(text: string): string {
 }
 
 function render(record: LogRecord): string {
-  return prefix(
-    record.message.map((part) => typeof part === "string" ? part : String(part)).join(""),
-  );
+  // Every message is "{message}" with a string value (see log()): all parts are strings.
+  return prefix(record.message.join(""));
 }
 
 /**
@@ -71,7 +70,7 @@ export async function setupLog(options: SetupLogOptions): Promise<void> {
     reset: true,
     sinks: { stderr: (record: LogRecord) => options.write(render(record)) },
     loggers: [
-      { category: ["tcpc"], lowestLevel: LEVELS[verbosity] ?? "warning", sinks: ["stderr"] },
+      { category: ["tcpc"], lowestLevel: LEVELS[verbosity]!, sinks: ["stderr"] },
       { category: ["logtape", "meta"], lowestLevel: "error", sinks: ["stderr"] },
     ],
   });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { bufferedWriter } from "../lib/net/stdio.ts";
+import { outputWithin } from "./peers/cli.ts";
 
 const STDIO = new URL("../lib/net/stdio.ts", import.meta.url).href;
 
@@ -127,12 +128,14 @@ async function runIn(shell: string, code: string) {
   const path = await Deno.makeTempFile({ suffix: ".ts" });
   try {
     await Deno.writeTextFile(path, `import * as stdio from "${STDIO}";\n${code}`);
-    const out = await new Deno.Command("sh", {
-      args: ["-c", shell.replaceAll("DENO", `"${Deno.execPath()}" run -A "${path}"`)],
+    // exec: the kill guard then reaches the script itself, not only the shell.
+    const child = new Deno.Command("sh", {
+      args: ["-c", shell.replaceAll("DENO", `exec "${Deno.execPath()}" run -A "${path}"`)],
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
-    }).output();
+    }).spawn();
+    const out = await outputWithin(child, 60_000);
     const stderr = new TextDecoder().decode(out.stderr);
     assert.equal(out.code, 0, stderr);
     return { stdout: new TextDecoder().decode(out.stdout), stderr };
@@ -285,25 +288,38 @@ Deno.test("stdinReader() rejects a ring size that is not a power of two >= 4096"
   ]);
 });
 
-// Known bug, reported to the lead: close() called while the first read is
-// still choosing the reader closes that reader before its read starts the
-// worker, so the worker starts after close() and keeps the process alive
-// (this script never exits). Remove `ignore` once close() is sticky in
-// readAheadReader (no worker start, or an immediate stop, after close()).
-Deno.test({
-  name: "stdinReader() close() during the first read still lets the process end",
-  ignore: true,
-}, async () => {
-  // Closing while the kind is still being detected must stop the worker-backed
-  // reader that arrives afterwards; the process then ends on its own.
+Deno.test("stdinReader() close() during the first read still lets the process end", async () => {
+  // Closing while the kind is still being detected must keep the reader that
+  // arrives afterwards from starting its worker; the process then ends on its
+  // own (a worker left waiting would keep it alive until the guard kills it).
   const code = `
     const input = stdio.stdinReader({ threadAfterBytes: 1 });
     const first = input.read(new Uint8Array(4));
     input.close();
     const n = await first;
-    console.log(JSON.stringify([n, input.mode()]));`;
-  const { stdout } = await runIn(`printf 'abcdefgh' | DENO`, code);
-  const [n, mode] = JSON.parse(stdout);
-  assert.equal(n, 4);
-  assert.ok(mode === "read-ahead" || mode === "thread", mode);
+    const after = await input.read(new Uint8Array(4));
+    console.log(JSON.stringify([n, after, input.mode()]));`;
+  const path = await Deno.makeTempFile({ suffix: ".ts" });
+  try {
+    await Deno.writeTextFile(path, `import * as stdio from "${STDIO}";\n${code}`);
+    // Spawned without a shell so that the guard kills the script itself.
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", path],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode("abcdefgh"));
+    await writer.close();
+    const out = await outputWithin(child, 30_000);
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 0, `the script ended on its own: ${stderr}`);
+    const [n, after, mode] = JSON.parse(new TextDecoder().decode(out.stdout));
+    assert.equal(n, 4, "the read in flight at close() hands out its bytes");
+    assert.equal(after, null, "reads after close() end");
+    assert.equal(mode, "read-ahead", "no worker took over");
+  } finally {
+    await Deno.remove(path);
+  }
 });

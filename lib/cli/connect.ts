@@ -326,7 +326,8 @@ async function planFromArgs(args: ParsedArgs): Promise<ConnectPlan> {
   setIf(plan, "quitAfterEofMs", durationFlag(args, "quit-after-eof"));
   setIf(plan, "maxBytes", intFlag(args, "max-bytes", { min: 1 }));
   if (plan.json && plan.maxBytes === undefined) plan.maxBytes = 1024 * 1024;
-  if (plan.json && plan.maxBytes !== undefined && plan.maxBytes > JSON_MAX_BYTES) {
+  // --json always has a --max-bytes (set just above).
+  if (plan.json && plan.maxBytes! > JSON_MAX_BYTES) {
     // The record holds what was received, as text or base64, in one string.
     throw new UsageError(
       `--max-bytes ${plan.maxBytes} with --json: at most ${JSON_MAX_BYTES} (64 MiB), since the JSON record carries the data`,

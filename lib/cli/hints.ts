@@ -216,7 +216,7 @@ export interface UnknownFlagMessageOptions {
  * ```
  */
 export function unknownFlagMessage(flag: string, options: UnknownFlagMessageOptions = {}): string {
-  const name = flag.split("=")[0] ?? flag;
+  const name = flag.split("=")[0]!; // split() always gives a first part
   const bare = `unknown option ${quoteValue(flag, { mark: "'" })}`;
   const hint = NETCAT_HINTS.find((h) => h.flags.includes(name));
   if (hint === undefined) return bare;

@@ -188,8 +188,9 @@ function parseListenAddress(positionals: string[]): { host: string; port: number
   if (positionals.length > 2) {
     throw new UsageError(`listen: unexpected argument "${positionals[2]}"`);
   }
-  const host = positionals.length === 2 ? parseHost(positionals[0] ?? "") : "127.0.0.1";
-  const portText = positionals.at(-1) ?? "";
+  // One or two positionals (checked above): the indexes exist.
+  const host = positionals.length === 2 ? parseHost(positionals[0]!) : "127.0.0.1";
+  const portText = positionals.at(-1)!;
   return { host, port: portText === "0" ? 0 : parsePort(portText) };
 }
 

@@ -7,6 +7,7 @@
 import { NetError, UsageError } from "../errors.ts";
 import { quoteValue } from "./quote.ts";
 import { joinHostPort } from "../net/address.ts";
+import { toNetError } from "../net/net_errors.ts";
 import { serve, type ServeMode } from "../net/server.ts";
 import { boolFlag, countFlag, parseCommandLine, stringFlag } from "./args.ts";
 import type { CommandContext } from "./context.ts";
@@ -88,8 +89,9 @@ export async function runServe(argv: string[], ctx: CommandContext): Promise<num
   if (positionals.length < 1 || positionals.length > 2) {
     throw new UsageError("serve: give [HOST] PORT (see tcpc serve --help)");
   }
-  const hostname = positionals.length === 2 ? parseHost(positionals[0] ?? "") : "127.0.0.1";
-  const portText = positionals.at(-1) ?? "";
+  // One or two positionals (checked above): the indexes exist.
+  const hostname = positionals.length === 2 ? parseHost(positionals[0]!) : "127.0.0.1";
+  const portText = positionals.at(-1)!;
   const port = portText === "0" ? 0 : parsePort(portText);
   try {
     await serve(port, {
@@ -117,7 +119,10 @@ export async function runServe(argv: string[], ctx: CommandContext): Promise<num
         cause: err,
       });
     }
-    throw err;
+    // Only binding fails here (serve() handles each client's errors): an
+    // address not on this host or a port that needs privileges gets the same
+    // op and address as tcpc listen.
+    throw toNetError(err, { op: "listen", address: joinHostPort(hostname, port) });
   }
   return 0;
 }

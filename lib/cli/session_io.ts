@@ -151,11 +151,11 @@ export async function openInputFile(
   } catch (err) {
     file?.close();
     if (signal?.aborted) throw signal.reason;
+    // Deno.open and the directory check throw Errors; the OS reason comes
+    // before the first colon ("No such file or directory (os error 2): ...").
     const why = err instanceof Deno.errors.NotCapable
       ? "denied by the permission sandbox (needs --allow-read)"
-      : err instanceof Error
-      ? err.message.split(":")[0] ?? err.message
-      : String(err);
+      : (err as Error).message.split(":")[0]!;
     throw new UsageError(`cannot read --file "${path}": ${why}`);
   }
 }

@@ -222,7 +222,8 @@ export async function dial(host: string, port: number, options: DialOptions = {}
     joinHostPort(host, port),
     (signal) => {
       const isV6 = (a: string) => a.includes(":");
-      const firstV6 = isV6(addresses[0] ?? "");
+      // resolve() gives at least one address, and the source filter above too.
+      const firstV6 = isV6(addresses[0]!);
       const primaries = addresses.filter((a) => isV6(a) === firstV6);
       const fallbacks = addresses.filter((a) => isV6(a) !== firstV6);
       return fallbacks.length === 0
@@ -261,8 +262,8 @@ async function dialParallel(
   try {
     return await Promise.any([primary, fallback]);
   } catch (err) {
-    const errors = (err as AggregateError).errors ?? [];
-    throw errors[0] ?? err;
+    // Both attempts failed (Promise.any's AggregateError): the primary's error wins.
+    throw (err as AggregateError).errors[0];
   } finally {
     clearTimeout(timer);
     // Abort the loser before opening the gate: a fallback that had not started

@@ -48,7 +48,7 @@ function chargenBlock(): Uint8Array {
   let j = 0;
   for (let line = 0; line < lines; line++) {
     for (let i = 0; i < CHARGEN_LINE; i++) {
-      block[j++] = CHARGEN_PRINTABLE[(line + i) % lines] ?? 32;
+      block[j++] = CHARGEN_PRINTABLE[(line + i) % lines]!;
     }
     block[j++] = 0x0d;
     block[j++] = 0x0a;

@@ -223,10 +223,11 @@ export async function runSession(
     idle: "--idle-timeout",
     io: "--timeout",
   };
+  // The timer only runs while the session is open: the end clears it in the
+  // same turn (finally below), and rearm() starts none after the end.
   const check = () => {
     timer = undefined;
     timerAt = Infinity;
-    if (close !== null) return;
     const now = performance.now();
     let next = Infinity;
     for (const [name, at, ms, op] of deadlines()) {
@@ -393,11 +394,9 @@ export async function runSession(
   // the output to take a chunk (it cannot be cancelled): do not wait for it then.
   inDone.catch(() => {});
   try {
+    // net-in returns only once `close` is set, and a write error that came
+    // before net-in's end is in `error` already (it ends as "error", not "eof").
     await Promise.race([inDone, ended]);
-    if (pendingError !== null && (close === "eof" || close === null)) {
-      close = "error";
-      error = pendingError;
-    }
   } finally {
     options.signal?.removeEventListener("abort", onAbort);
     if (timer !== undefined) clearTimeout(timer);

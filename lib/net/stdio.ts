@@ -214,9 +214,11 @@ export function stdoutWriter(options: StdoutWriterOptions = {}): FlushableWriter
       early = null;
       return chosen = next;
     })();
+  /** Writes waiting for the switch: later writes queue behind them, in order. */
+  let waiting = 0;
   return {
     write: async (data) => {
-      if (chosen !== null) return await chosen.write(data);
+      if (chosen !== null && waiting === 0) return await chosen.write(data);
       if (early !== null && choosing === null) {
         earlyBytes += data.length;
         if (earlyBytes <= inspectAfter) return await early.write(data);
@@ -225,14 +227,20 @@ export function stdoutWriter(options: StdoutWriterOptions = {}): FlushableWriter
         await switchOver(writer);
         return count;
       }
-      return await (await choosing!).write(data);
+      waiting++;
+      try {
+        return await (await choosing!).write(data);
+      } finally {
+        waiting--;
+      }
     },
     flush: async (signal) => {
       if (chosen !== null) return await chosen.flush(signal);
       if (early !== null) await early.flush(signal);
       if (choosing !== null) await (await choosing).flush(signal);
     },
-    pending: () => chosen?.pending() ?? early?.pending() ?? 0,
+    // `early` is cleared only in the step that sets `chosen`.
+    pending: () => (chosen ?? early!).pending(),
   };
 }
 
@@ -344,11 +352,19 @@ function pickReader(kind: StreamKind, options: StdinReaderOptions): ClosableRead
 }
 
 /**
- * The control block shared with the worker: Int32 slot offsets and the values
- * they take. The worker's source text gets this very object (see
- * {@linkcode WORKER_SOURCE}), so the two sides cannot drift apart.
+ * The control block shared by the loop and the stdin worker: Int32 slot
+ * offsets and the values they take. The worker gets a copy of this very
+ * object in its source text (see {@linkcode fillRing}), so the two sides
+ * cannot drift apart.
+ *
+ * @example Read how many bytes the worker has put in a ring
+ * ```ts
+ * import { RING_SLOTS } from "./stdio.ts";
+ * const control = new Int32Array(new SharedArrayBuffer(8 * 4));
+ * console.log(Atomics.load(control, RING_SLOTS.WRITTEN));
+ * ```
  */
-const SLOTS = {
+export const RING_SLOTS = {
   /** Slot: bytes the worker put in the ring, wrapping at 2^32. */
   WRITTEN: 0,
   /** Slot: bytes the loop took out, wrapping at 2^32. */
@@ -368,67 +384,118 @@ const SLOTS = {
   /** GO value: the worker stops. */
   STOP: 2,
 } as const;
-const { WRITTEN, CONSUMED, STATE, SEQ, GO, EOF, FAILED, RUN, STOP } = SLOTS;
+const { WRITTEN, CONSUMED, STATE, SEQ, GO, EOF, FAILED, RUN, STOP } = RING_SLOTS;
 
+/** Options of {@linkcode fillRing}. */
+export interface FillRingOptions {
+  /**
+   * A blocking read into `buffer`: bytes read, or `null` at the end of the
+   * input. @default {Deno.stdin.readSync}
+   */
+  read?: (buffer: Uint8Array) => number | null;
+  /**
+   * Blocks while `control[index]` is `value` (tests stand in for the other
+   * thread with it). @default {Atomics.wait}
+   */
+  wait?: (control: Int32Array, index: number, value: number) => void;
+  /** Called once, before waiting for the hand-over. @default {undefined} */
+  onReady?: () => void;
+  /** Called with a failed read's error, before STATE says FAILED. @default {undefined} */
+  onError?: (error: Error) => void;
+  /**
+   * The control block's layout. The worker passes its JSON copy because its
+   * source text cannot see this module's scope. @default {RING_SLOTS}
+   */
+  slots?: typeof RING_SLOTS;
+}
+
+/**
+ * The stdin worker's body: waits until the loop sets GO to RUN (so that reads
+ * stay in order behind the loop's last async read), then fills the ring with
+ * blocking reads until the input ends, a read fails, or GO becomes STOP. It is
+ * sent to the worker as source text, so it must use nothing from this module's
+ * scope (the `??` defaults are only evaluated when an option is unset, which
+ * the worker never leaves `slots`).
+ *
+ * @example Fill a ring from an array of chunks in this thread
+ * ```ts
+ * import { fillRing, RING_SLOTS } from "./stdio.ts";
+ * const control = new Int32Array(new SharedArrayBuffer(8 * 4));
+ * const ring = new Uint8Array(new SharedArrayBuffer(4096));
+ * const chunks = [new Uint8Array([1, 2, 3])];
+ * Atomics.store(control, RING_SLOTS.GO, RING_SLOTS.RUN);
+ * fillRing(control, ring, {
+ *   read: (buffer) => {
+ *     const chunk = chunks.shift();
+ *     if (chunk === undefined) return null;
+ *     buffer.set(chunk);
+ *     return chunk.length;
+ *   },
+ * });
+ * console.log(Atomics.load(control, RING_SLOTS.WRITTEN)); // 3
+ * ```
+ */
+export function fillRing(
+  control: Int32Array,
+  ring: Uint8Array,
+  options: FillRingOptions = {},
+): void {
+  const slots = options.slots ?? RING_SLOTS;
+  const read = options.read ?? ((buffer: Uint8Array) => Deno.stdin.readSync(buffer));
+  const wait = options.wait ??
+    ((array: Int32Array, index: number, value: number) => void Atomics.wait(array, index, value));
+  const mask = ring.length - 1;
+  const publish = () => {
+    Atomics.add(control, slots.SEQ, 1);
+    Atomics.notify(control, slots.SEQ);
+  };
+  options.onReady?.();
+  while (Atomics.load(control, slots.GO) === 0) wait(control, slots.GO, 0);
+  let written = Atomics.load(control, slots.WRITTEN);
+  while (Atomics.load(control, slots.GO) === slots.RUN) {
+    const consumed = Atomics.load(control, slots.CONSUMED);
+    const free = ring.length - ((written - consumed) | 0);
+    if (free === 0) {
+      wait(control, slots.CONSUMED, consumed);
+      continue;
+    }
+    const at = written & mask;
+    let n: number | null;
+    try {
+      n = read(ring.subarray(at, at + Math.min(free, ring.length - at)));
+    } catch (error) {
+      options.onError?.(error as Error);
+      Atomics.store(control, slots.STATE, slots.FAILED);
+      publish();
+      return;
+    }
+    if (n === null) {
+      Atomics.store(control, slots.STATE, slots.EOF);
+      publish();
+      return;
+    }
+    written = (written + n) | 0;
+    Atomics.store(control, slots.WRITTEN, written);
+    publish();
+  }
+}
+
+/** What the loop posts to start the worker. */
 interface WorkerStart {
   control: SharedArrayBuffer;
   ring: SharedArrayBuffer;
 }
 
-/**
- * The worker's body. It is sent as source text, so it must not use anything
- * from this module's scope: the control-block layout comes in as `slots`.
- */
-function stdinWorkerMain(slots: typeof SLOTS): void {
-  const scope = globalThis as unknown as {
-    onmessage: ((event: MessageEvent<WorkerStart>) => void) | null;
-    postMessage(message: unknown): void;
-    close(): void;
-  };
-  scope.onmessage = (event) => {
-    const control = new Int32Array(event.data.control);
-    const ring = new Uint8Array(event.data.ring);
-    const mask = ring.length - 1;
-    const publish = () => {
-      Atomics.add(control, slots.SEQ, 1);
-      Atomics.notify(control, slots.SEQ);
-    };
-    scope.postMessage("ready");
-    // Wait until the loop has no async read in flight, so reads stay in order.
-    while (Atomics.load(control, slots.GO) === 0) Atomics.wait(control, slots.GO, 0);
-    let written = Atomics.load(control, slots.WRITTEN);
-    while (Atomics.load(control, slots.GO) === slots.RUN) {
-      const consumed = Atomics.load(control, slots.CONSUMED);
-      const free = ring.length - ((written - consumed) | 0);
-      if (free === 0) {
-        Atomics.wait(control, slots.CONSUMED, consumed);
-        continue;
-      }
-      const at = written & mask;
-      let n: number | null;
-      try {
-        n = Deno.stdin.readSync(ring.subarray(at, at + Math.min(free, ring.length - at)));
-      } catch (error) {
-        scope.postMessage({ name: (error as Error).name, message: (error as Error).message });
-        Atomics.store(control, slots.STATE, slots.FAILED);
-        publish();
-        break;
-      }
-      if (n === null) {
-        Atomics.store(control, slots.STATE, slots.EOF);
-        publish();
-        break;
-      }
-      written = (written + n) | 0;
-      Atomics.store(control, slots.WRITTEN, written);
-      publish();
-    }
-    scope.close();
-  };
-}
-
-/** The worker's source: its body called with the layout above. */
-const WORKER_SOURCE = `(${stdinWorkerMain.toString()})(${JSON.stringify(SLOTS)});`;
+/** The worker's source: {@linkcode fillRing} run on the posted buffers. */
+const WORKER_SOURCE = `const fillRing = ${fillRing.toString()};
+onmessage = (event) => {
+  fillRing(new Int32Array(event.data.control), new Uint8Array(event.data.ring), {
+    slots: ${JSON.stringify(RING_SLOTS)},
+    onReady: () => postMessage("ready"),
+    onError: (error) => postMessage({ name: error.name, message: error.message }),
+  });
+  close();
+};`;
 
 function readAheadReader(options: StdinReaderOptions): ClosableReader {
   const threadAfter = options.threadAfterBytes ?? 1 << 20;
@@ -445,6 +512,8 @@ function readAheadReader(options: StdinReaderOptions): ClosableReader {
   let leftover: Uint8Array = new Uint8Array(0);
   let total = 0;
   let ended = false;
+  /** Sticky: once set, no read or worker starts and reads end. */
+  let closed = false;
 
   // --- phase 2: the worker thread ---
   let worker: Worker | null = null;
@@ -497,7 +566,7 @@ function readAheadReader(options: StdinReaderOptions): ClosableReader {
         return count;
       }
       const state = Atomics.load(c, STATE);
-      if (state === EOF) return null;
+      if (state === EOF || closed) return null;
       if (state === FAILED) throw await workerError!;
       const wait = Atomics.waitAsync(c, SEQ, seq);
       if (wait.async) await wait.value;
@@ -511,6 +580,7 @@ function readAheadReader(options: StdinReaderOptions): ClosableReader {
 
   return {
     async read(buffer) {
+      if (closed) return null;
       if (leftover.length > 0) {
         const count = Math.min(leftover.length, buffer.length);
         buffer.set(leftover.subarray(0, count));
@@ -528,23 +598,32 @@ function readAheadReader(options: StdinReaderOptions): ClosableReader {
       total += n;
       const got = ahead;
       [ahead, spare] = [spare, ahead];
-      if (total > threadAfter && worker === null) startWorker();
-      if (workerReady && control !== null) {
-        // No read is in flight now: hand stdin to the worker.
+      if (closed) {
+        // A read in flight at close() still hands out its bytes, but nothing
+        // new starts: a worker started now would keep the process alive.
         pending = null;
-        Atomics.store(control, GO, RUN);
-        Atomics.notify(control, GO);
-      } else startRead();
+      } else {
+        if (total > threadAfter && worker === null) startWorker();
+        if (workerReady && control !== null) {
+          // No read is in flight now: hand stdin to the worker.
+          pending = null;
+          Atomics.store(control, GO, RUN);
+          Atomics.notify(control, GO);
+        } else startRead();
+      }
       const count = Math.min(n, buffer.length);
       buffer.set(got.subarray(0, count));
       if (count < n) leftover = got.slice(count, n);
       return count;
     },
     close() {
+      closed = true;
       if (control !== null) {
         Atomics.store(control, GO, STOP);
         Atomics.notify(control, GO);
         Atomics.notify(control, CONSUMED);
+        // Wakes a read waiting on the ring: it sees `closed` and ends.
+        Atomics.notify(control, SEQ);
       }
       worker?.terminate();
     },
