@@ -60,10 +60,26 @@ type Command = (argv: string[], ctx: CommandContext) => Promise<number>;
  * variable on purpose: before main.ts runs, Deno reads and hashes every module
  * reachable by a literal `import("...")` too (80 files, ~4 ms of each
  * start-up, bench/RESULTS.md). `deno compile` includes these modules through
- * its `--include` flags (the `compile` task in deno.json).
+ * its `--include` flags (the `compile` task in deno.json). The price: under
+ * `deno run` they need read access to lib/ (the `default` permission set has it).
  */
-function load<M>(path: string): Promise<M> {
-  return import(path);
+async function load<M>(path: string): Promise<M> {
+  try {
+    return await import(path);
+  } catch (err) {
+    // Such an import needs read access under `deno run` (the compiled binary
+    // embeds the modules). Deno says so in a TypeError: make it exit 5 like
+    // every other sandbox refusal, naming the grant that is enough.
+    if (err instanceof TypeError && /Requires read access/.test(err.message)) {
+      const lib = new URL("./lib", import.meta.url).pathname;
+      throw new Deno.errors.NotCapable(
+        `cannot load ${
+          path.replace(/^\.\//, "")
+        }: under deno run, tcpc reads a command's modules when it runs (add --allow-read=${lib})`,
+      );
+    }
+    throw err;
+  }
 }
 
 /**

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { runCli, spawnCli } from "./peers/cli.ts";
+import { fileURLToPath } from "node:url";
 
 // main.ts answers --version before it sets anything up (start-up, issue 16):
 // these pin that the short path says and exits exactly as the full one did.
@@ -39,4 +40,21 @@ Deno.test("tcpc with only the commands' modules loaded on demand still routes ea
   const bad = await runCli(["connect", "--bogus"]);
   assert.equal(bad.code, 2);
   assert.match(bad.err, /^tcpc: connect: unknown option '--bogus'/);
+});
+
+Deno.test("tcpc under deno run without read access to lib/ exits 5 naming the grant", async () => {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net=127.0.0.1:1", "main.ts", "127.0.0.1", "1", "-z"],
+    cwd: fileURLToPath(new URL("..", import.meta.url)),
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const err = new TextDecoder().decode(stderr);
+  assert.equal(code, 5, err);
+  assert.equal(stdout.length, 0);
+  assert.match(
+    err,
+    /^tcpc: cannot load lib\/cli\/connect\.ts: under deno run, tcpc reads a command's modules when it runs \(add --allow-read=\/.*\/lib\)\n$/,
+  );
 });
