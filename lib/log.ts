@@ -32,8 +32,6 @@ export interface Log {
   error(message: string): void;
 }
 
-const LEVELS = ["warning", "info", "debug"] as const;
-
 type LogTape = typeof import("@logtape/logtape");
 
 /** The current set-up: null until {@linkcode setupLog}, then the writer and, from `-v` on, LogTape. */
@@ -44,8 +42,9 @@ function prefix(text: string): string {
 }
 
 function render(record: LogRecord): string {
-  // Every message is "{message}" with a string value (see log()): all parts are strings.
-  return prefix(record.message.join(""));
+  // Parts are our `{message}` strings (String() keeps them as they are), or a
+  // LogTape meta record's values (an Error, a sink).
+  return prefix(record.message.map(String).join(""));
 }
 
 /**
@@ -70,7 +69,7 @@ export async function setupLog(options: SetupLogOptions): Promise<void> {
     reset: true,
     sinks: { stderr: (record: LogRecord) => options.write(render(record)) },
     loggers: [
-      { category: ["tcpc"], lowestLevel: LEVELS[verbosity]!, sinks: ["stderr"] },
+      { category: ["tcpc"], lowestLevel: verbosity === 1 ? "info" : "debug", sinks: ["stderr"] },
       { category: ["logtape", "meta"], lowestLevel: "error", sinks: ["stderr"] },
     ],
   });

@@ -147,6 +147,32 @@ Deno.test("withHelp() rewords a shared flag for one command and leaves the group
   assert.throws(() => withHelp(DIAL_FLAGS, { nope: { help: "x" } }), /no flag --nope/);
 });
 
+Deno.test("withHelp() keeps the README text unless the change gives a new help or doc", () => {
+  const base: FlagTable = [
+    { name: "a", type: "boolean", help: "old", doc: "old, longer", section: "output" },
+  ];
+  const [moved] = withHelp(base, { a: { section: "data" } });
+  assert.deepEqual(moved, {
+    name: "a",
+    type: "boolean",
+    help: "old",
+    doc: "old, longer",
+    section: "data",
+  });
+  const [redoc] = withHelp(base, { a: { doc: "new README text" } });
+  assert.equal(redoc?.help, "old");
+  assert.equal(redoc?.doc, "new README text");
+  const [rehelp] = withHelp(base, { a: { help: "new" } });
+  assert.equal(rehelp?.help, "new");
+  assert.equal("doc" in (rehelp ?? {}), false);
+});
+
+Deno.test("helpFlagLines() prints a flag without help text as its label alone", () => {
+  const lines = helpFlagLines([{ name: "quiet", type: "boolean", help: "", section: "output" }]);
+  assert.equal(lines.length, 2);
+  assert.equal(lines[1]?.trimEnd(), "      --quiet");
+});
+
 Deno.test("exitCodesHelp() lists every exit code of lib/errors.ts once, with overrides", () => {
   const text = exitCodesHelp({ meanings: { 0: "all good" }, omit: [6] });
   assert.ok(text.startsWith("Exit codes: 0 all good; 1 refused, reset, unreachable"));

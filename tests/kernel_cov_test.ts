@@ -98,3 +98,10 @@ Deno.test("the kernel table and JSON of a reading of a few names show only those
     "ipv4/tcp_syn_retries",
   ]);
 });
+
+Deno.test("tcpc kernel --root drops trailing slashes but keeps / itself", async () => {
+  const tuned = await table(`${TUNED}///`);
+  assert.match(row(tuned, "ipv4/tcp_syn_retries"), / 3 +proc /);
+  const slash = await table("/");
+  assert.equal(slash.at(-1), '  all values: assumed Linux default: no such file under "/"');
+});

@@ -161,3 +161,21 @@ Deno.test("deriveLimits() computes every limit from the stock defaults", () => {
     sendBuffer: { min: 4096, default: 16384, max: 4194304 },
   });
 });
+
+Deno.test("deriveLimits() takes the stock value for each entry a short value lacks", () => {
+  const limits = deriveLimits({
+    ...linuxDefaults(),
+    "ipv4/tcp_rmem": [1024],
+    "ipv4/tcp_syn_retries": [],
+  });
+  assert.deepEqual(limits.receiveBuffer, { min: 1024, default: 131072, max: 6291456 });
+  assert.equal(limits.maxConnectMs, 127_000);
+});
+
+Deno.test("KERNEL_PARAMS keys are dotted net. keys, safe as sysctl arguments", () => {
+  // read.ts passes them to sysctl as they are: no option (-w) and no path can slip in.
+  for (const name of KERNEL_PARAM_NAMES) {
+    assert.match(KERNEL_PARAMS[name].key, /^net\.[a-z0-9_]+(\.[a-z0-9_]+)*$/, name);
+    assert.equal(KERNEL_PARAMS[name].key, sysctlKey(name), name);
+  }
+});

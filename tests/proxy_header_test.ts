@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { PROXY_V2_SIGNATURE, proxyHeader } from "../lib/net/proxy_header.ts";
+import { NetError } from "../lib/errors.ts";
+import { type Conn, emptyFacts } from "../lib/net/conn.ts";
+import { PROXY_V2_SIGNATURE, proxyHeader, proxyHeaderLayer } from "../lib/net/proxy_header.ts";
+import { TcpConn } from "../lib/net/tcp_conn.ts";
+import { startBuiltin } from "./peers/servers.ts";
 
 const hex = (bytes: Uint8Array) =>
   Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
@@ -65,4 +69,69 @@ Deno.test("proxyHeader() refuses mixed families, non-IP addresses and bad ports"
       assert.throws(() => proxyHeader({ version, ...ends }), RangeError, JSON.stringify(ends));
     }
   }
+});
+
+/** A conn whose writes never finish until it is closed (a peer that stopped reading). */
+function stalledConn(localAddress = "127.0.0.1:40000"): Conn & { closed: boolean } {
+  let fail: (err: Error) => void = () => {};
+  const conn = {
+    closed: false,
+    localAddress,
+    remoteAddress: "127.0.0.1:8443",
+    facts: emptyFacts(),
+    read: () => Promise.resolve(null),
+    write: () => new Promise<number>((_, reject) => fail = reject),
+    closeWrite: () => Promise.resolve(),
+    close() {
+      conn.closed = true;
+      fail(new Deno.errors.BadResource("closed"));
+    },
+  };
+  return conn;
+}
+
+async function loopbackConn(port: number): Promise<Conn> {
+  return new TcpConn(await Deno.connect({ hostname: "127.0.0.1", port }));
+}
+
+Deno.test("proxyHeaderLayer() with a fired signal closes the conn and rejects with its reason", async () => {
+  await using peer = await startBuiltin();
+  const conn = await loopbackConn(peer.port);
+  const controller = new AbortController();
+  const reason = new Error("stopped");
+  controller.abort(reason);
+  try {
+    await assert.rejects(proxyHeaderLayer(conn, { version: 1, signal: controller.signal }), reason);
+    await assert.rejects(conn.read(new Uint8Array(1)));
+  } finally {
+    conn.close();
+  }
+});
+
+Deno.test("proxyHeaderLayer() rejects with the signal's reason when it fires during the write", async () => {
+  const conn = stalledConn();
+  const controller = new AbortController();
+  const reason = new DOMException("deadline", "TimeoutError");
+  const layer = proxyHeaderLayer(conn, { version: 2, signal: controller.signal });
+  controller.abort(reason);
+  await assert.rejects(layer, reason);
+  assert.equal(conn.closed, true);
+});
+
+Deno.test("proxyHeaderLayer() turns a failed write into a write NetError", async () => {
+  const conn = stalledConn();
+  const layer = proxyHeaderLayer(conn, { version: 1 });
+  conn.close(); // the write fails as on a reset connection
+  const err = await layer.then(() => null, (e: unknown) => e);
+  assert.ok(err instanceof NetError, String(err));
+  assert.equal(err.op, "write");
+  assert.equal(err.address, "127.0.0.1:8443");
+});
+
+Deno.test("proxyHeaderLayer() refuses a conn whose address is not ip:port", async () => {
+  const conn = stalledConn("/run/tcpc.sock");
+  await assert.rejects(proxyHeaderLayer(conn, { version: 1 }), {
+    name: "RangeError",
+    message: 'not an ip:port address: "/run/tcpc.sock"',
+  });
 });

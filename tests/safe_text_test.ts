@@ -97,3 +97,10 @@ Deno.test("escapeLine() escapes format characters and separators so JSON reads t
   assert.ok(isInert(line));
   assert.deepEqual(JSON.parse(line), record);
 });
+
+Deno.test("escapeText() with keepBackslash leaves backslashes as they are and still escapes controls", () => {
+  assert.equal(
+    escapeText('invalid --sni "a\\b"\n\x1b[2J', { keepBackslash: true }),
+    'invalid --sni "a\\b"\\n\\x1b[2J',
+  );
+});

@@ -314,3 +314,16 @@ Deno.test("dialStack() leaves the phases unset for layers without one", async ()
     conn.close();
   }
 });
+
+Deno.test("dialStack() passes a caller's own abort reason at the first hop through unchanged", async () => {
+  await using peer = await startBuiltin();
+  const controller = new AbortController();
+  const reason = new Error("stopped by the caller");
+  controller.abort(reason);
+  const err = await rejection(dialStack("192.0.2.1", 443, {
+    signal: controller.signal,
+    firstHop: { host: "127.0.0.1", port: peer.port, label: "http proxy" },
+    layers: [slowLayer("proxy", "proxy", 1)],
+  }));
+  assert.equal(err, reason);
+});

@@ -31,7 +31,8 @@ export function parseDuration(text: string, flag: string): number {
       } for ${flag}: use e.g. 250ms, 2s, 1.5s, 1m or a number of seconds`,
     );
   }
-  const ms = Number(match[1]) * (UNITS[match[2] ?? "s"] ?? 1000);
+  // DURATION accepts only the units of UNITS.
+  const ms = Number(match[1]) * UNITS[match[2] ?? "s"]!;
   // setTimeout clamps larger values to 1 ms: refuse them instead of firing at once.
   if (!Number.isFinite(ms) || ms > 2_147_483_647) {
     throw new UsageError(`invalid duration ${quoteValue(text)} for ${flag}: at most 24 days`);

@@ -56,12 +56,11 @@ export function exitCodesHelp(options: ExitCodesHelpOptions = {}): string {
     byCode.set(code, [...byCode.get(code) ?? [], KIND_WORDS[kind as ErrorKind | "ok"]]);
   }
   const items: string[] = [];
-  for (const code of [...byCode.keys()].sort((a, b) => a - b)) {
+  for (const [code, words] of [...byCode].sort(([a], [b]) => a - b)) {
     if (options.omit?.includes(code)) continue;
-    const words = byCode.get(code) ?? [];
-    const generic = words.length > 1
-      ? `${words.slice(0, -1).join(", ")} or ${words.at(-1)}`
-      : words[0] ?? "";
+    // Every code in byCode has at least one word.
+    const last = words.pop()!;
+    const generic = words.length > 0 ? `${words.join(", ")} or ${last}` : last;
     items.push(`${code} ${options.meanings?.[code] ?? generic}`);
   }
   const lines: string[] = [];

@@ -114,8 +114,9 @@ function flagged<T>(flag: string, parse: () => T): T {
   try {
     return parse();
   } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    throw new UsageError(err.message.replace(/^invalid (host|port) /, `invalid ${flag} `));
+    // parseHost() and parsePort() throw only UsageError.
+    const { message } = err as UsageError;
+    throw new UsageError(message.replace(/^invalid (host|port) /, `invalid ${flag} `));
   }
 }
 

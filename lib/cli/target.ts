@@ -204,7 +204,7 @@ export function parseHostPort(
     throw new UsageError(`${command}: missing HOST and PORT (see ${help})`);
   }
   if (extra.length > 0) {
-    throw new UsageError(`${command}: unexpected argument ${quoteValue(extra[0] ?? "")}`);
+    throw new UsageError(`${command}: unexpected argument ${quoteValue(extra[0]!)}`);
   }
   return { host: parseHost(hostText), port: parsePort(portText) };
 }

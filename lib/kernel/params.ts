@@ -473,8 +473,9 @@ export function linuxDefaults(): KernelValues {
   ) as Record<KernelParamName, readonly number[]>;
 }
 
+/** A value, or the stock one where `values` is short (every default has its shape's length). */
 function at(values: KernelValues, name: KernelParamName, index = 0): number {
-  return values[name][index] ?? KERNEL_PARAMS[name].linuxDefault[index] ?? 0;
+  return values[name][index] ?? KERNEL_PARAMS[name].linuxDefault[index]!;
 }
 
 function buffers(values: KernelValues, name: KernelParamName): BufferSizes {

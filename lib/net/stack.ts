@@ -70,9 +70,10 @@ export async function dialStack(host: string, port: number, options: StackOption
     });
   if (layers.length === 0) return first;
   const parent = options.signal;
-  const timeout = options.connectTimeoutMs === undefined
+  const timeoutMs = options.connectTimeoutMs;
+  const timeout = timeoutMs === undefined
     ? undefined
-    : AbortSignal.timeout(Math.max(1, options.connectTimeoutMs - (performance.now() - started)));
+    : AbortSignal.timeout(Math.max(1, timeoutMs - (performance.now() - started)));
   const signals = [parent, timeout].filter((s): s is AbortSignal => s !== undefined);
   const signal = signals.length === 0
     ? new AbortController().signal
@@ -102,7 +103,7 @@ export async function dialStack(host: string, port: number, options: StackOption
           op: layer.op,
           address,
           timer: "connect",
-          timeoutMs: options.connectTimeoutMs ?? 0,
+          timeoutMs: timeoutMs!, // set: the timeout exists only with it
           flag: options.timeoutFlag ?? "--connect-timeout",
         });
       }

@@ -92,7 +92,8 @@ export function formatPingStats(stats: PingStats, address: string): string[] {
     `${stats.attempts} attempts, ${stats.succeeded} connected, ${loss}% loss`,
   ];
   if (stats.minMs !== null) {
-    const f = (ms: number | null) => (ms ?? 0).toFixed(3);
+    // pingStats() sets the four figures together (all null without a success).
+    const f = (ms: number | null) => ms!.toFixed(3);
     lines.push(
       `rtt min/avg/max/mdev = ${f(stats.minMs)}/${f(stats.avgMs)}/${f(stats.maxMs)}/${
         f(stats.mdevMs)

@@ -62,7 +62,7 @@ export interface EscapeTextOptions {
 export function escapeText(text: string, options: EscapeTextOptions = {}): string {
   let out = "";
   for (const ch of text) {
-    const code = ch.codePointAt(0) ?? 0;
+    const code = ch.codePointAt(0)!; // a string iterator yields no empty char
     if (ch === "\\") out += options.keepBackslash ? ch : "\\\\";
     else if (ch === "\n") out += "\\n";
     else if (ch === "\r") out += "\\r";
