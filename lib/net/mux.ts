@@ -492,7 +492,13 @@ export class Mux<T> implements SlotOwner<T> {
         return;
       }
     }
-    this._close(slot, "error", toNetError(err, { op: "connect", address: slot.address }));
+    // A failed connect is a result (a sweep makes one per closed port), not
+    // a bug: no stack trace, which costs microseconds per error in Deno.
+    this._close(
+      slot,
+      "error",
+      toNetError(err, { op: "connect", address: slot.address, stack: false }),
+    );
   }
 
   /** Puts a dial whose connect ended back at the head of the queue. */
