@@ -107,7 +107,7 @@
 import { NetError } from "../errors.ts";
 import type { Conn } from "./conn.ts";
 import { connectTcp } from "./tcp_connect.ts";
-import { Slot, type SlotOwner } from "./mux_slot.ts";
+import { Armed, Slot, type SlotOwner } from "./mux_slot.ts";
 import type {
   CloseResult,
   DeadlineName,
@@ -199,14 +199,14 @@ export class Mux<T> implements SlotOwner<T> {
   #fdPaused = false;
 
   #queue = new ReadyQueue<Event<T>>();
-  #heap = new TimerHeap<Slot<T> | Task>();
+  #heap = new TimerHeap<Armed<T> | Task>();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt = Infinity;
   #timerDue = false;
   #running = false;
 
   /** Dials to start, FIFO with a moving head; `#retry` (EMFILE) goes first. */
-  #pending: Slot<T>[] = [];
+  #pending: (Slot<T> | undefined)[] = [];
   #pendingHead = 0;
   #retry: Slot<T>[] = [];
   #queued = 0;
@@ -395,7 +395,12 @@ export class Mux<T> implements SlotOwner<T> {
       this.#queued > 0 && this.#connecting < this.#maxConnecting &&
       this.#connecting + this.#open < this.#maxOpen
     ) {
-      const slot = this.#retry.pop() ?? this.#pending[this.#pendingHead++];
+      let slot = this.#retry.pop();
+      if (slot === undefined) {
+        slot = this.#pending[this.#pendingHead];
+        // Let go of it: the array lives on while a long run keeps dialing.
+        this.#pending[this.#pendingHead++] = undefined;
+      }
       if (this.#pendingHead >= this.#pending.length) {
         this.#pending.length = 0;
         this.#pendingHead = 0;
@@ -505,7 +510,7 @@ export class Mux<T> implements SlotOwner<T> {
   #requeue(slot: Slot<T>): void {
     slot.phase = "queued";
     slot.startedAt = 0;
-    slot.armedAt = Infinity;
+    this.#disarm(slot);
     this.#retry.push(slot);
     this.#queued++;
   }
@@ -621,9 +626,19 @@ export class Mux<T> implements SlotOwner<T> {
     if (slot.phase === "closed" || slot.phase === "queued") return;
     const [, at] = this.#nextDue(slot);
     if (at >= slot.armedAt || at === Infinity) return;
+    if (slot.armed !== null) slot.armed.slot = null; // superseded by this earlier one
     slot.armedAt = at;
-    this.#heap.push(at, slot);
+    slot.armed = new Armed(slot);
+    this.#heap.push(at, slot.armed);
     this.#armTimer();
+  }
+
+  /** Drops the slot's heap entry (it stays in the heap, stale, until due). */
+  #disarm(slot: Slot<T>): void {
+    slot.armedAt = Infinity;
+    if (slot.armed === null) return;
+    slot.armed.slot = null;
+    slot.armed = null;
   }
 
   #armTimer(): void {
@@ -643,7 +658,7 @@ export class Mux<T> implements SlotOwner<T> {
   #expire(): void {
     const now = performance.now();
     for (const { at, item } of this.#heap.popDue(now)) {
-      if (!(item instanceof Slot)) {
+      if (!(item instanceof Armed)) {
         if (item.cancelled) continue;
         item.cancelled = true;
         this.#tasks--;
@@ -654,9 +669,9 @@ export class Mux<T> implements SlotOwner<T> {
         }
         continue;
       }
-      const slot = item;
-      if (slot.phase === "closed" || at !== slot.armedAt) continue; // stale entry
-      slot.armedAt = Infinity;
+      const slot = item.slot;
+      if (slot === null || slot.phase === "closed" || at !== slot.armedAt) continue; // stale
+      this.#disarm(slot);
       const [name, due] = this.#nextDue(slot);
       if (due <= now) {
         const ms = slot.limits[name] ?? 0;
@@ -678,6 +693,7 @@ export class Mux<T> implements SlotOwner<T> {
     if (was === "closed") return;
     slot.phase = "closed";
     this.#live.delete(slot);
+    this.#disarm(slot);
     this.#closed++;
     const now = performance.now();
     if (was === "queued") this.#queued--;
