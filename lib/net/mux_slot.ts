@@ -37,31 +37,6 @@ export interface SlotOwner<T> {
 }
 
 /**
- * One deadline entry of a slot in the loop's timer heap. Entries stay in the
- * heap until they come due, long after most connections closed (a sweep's
- * refused connect lasts a millisecond, its deadline is seconds away): the
- * entry lets go of its slot when the slot closes or re-arms, so the heap
- * never keeps a closed connection and its state alive (measured: holding
- * them made a 65,535-port sweep's young-generation GCs copy 20-30 MB each).
- *
- * @example
- * ```ts
- * import { Armed, type Slot } from "./mux_slot.ts";
- * declare const slot: Slot<null>;
- * const entry = new Armed(slot);
- * entry.slot = null; // the slot closed: the entry is stale
- * ```
- */
-export class Armed<T> {
-  /** The slot, or null once the entry is stale. */
-  slot: Slot<T> | null;
-  /** Makes the entry of `slot`. */
-  constructor(slot: Slot<T>) {
-    this.slot = slot;
-  }
-}
-
-/**
  * The internal state of one connection of the loop: its phase, its two
  * directions, its write queue and its deadlines. The handler sees it as a
  * {@linkcode MuxConn}.
@@ -108,8 +83,6 @@ export class Slot<T> implements MuxConn<T> {
   };
   /** The due time of this slot's valid heap entry (others are stale). */
   armedAt = Infinity;
-  /** That entry, or null. */
-  armed: Armed<T> | null = null;
   /** EMFILE waits with nothing open so far (up to FD_WAIT_RETRIES). */
   fdWaits = 0;
   #mux: SlotOwner<T>;
