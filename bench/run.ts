@@ -107,7 +107,7 @@ function rowsFromExternal(figure: string, data: unknown): Row[] {
       }
       return;
     }
-    // Shape B (sweep): { tcpc: { seconds, runs }, <peer>: { seconds, runs } | { skipped } }
+    // Shape B (sweep): { tcpc: { seconds, runs }, <peer>: { seconds, runs, target? } | { skipped } }
     const tcpc = record.tcpc as Record<string, unknown> | undefined;
     if (tcpc !== undefined && typeof tcpc === "object" && typeof tcpc.seconds === "number") {
       const tcpcRuns = Array.isArray(tcpc.runs) ? tcpc.runs as number[] : [tcpc.seconds];
@@ -122,7 +122,11 @@ function rowsFromExternal(figure: string, data: unknown): Row[] {
           higherIsBetter: false,
           tcpc: tcpcRuns,
           peerSamples: Array.isArray(entry.runs) ? entry.runs as number[] : [entry.seconds],
-          target: figure === "3" && peer.startsWith("nmap") ? 1.0 : null,
+          target: typeof entry.target === "number"
+            ? entry.target
+            : figure === "3" && peer.startsWith("nmap")
+            ? 1.0
+            : null,
         }));
       }
       return;

@@ -1,6 +1,8 @@
 /**
  * Benchmark: a 65,535-port TCP connect sweep of a private network namespace's
- * loopback, `tcpc probe` against `nmap -sT -T5` and `nc -z`, in the same run.
+ * loopback, `tcpc probe` against `nmap -sT -T5`, `nc -z` and the floor (the
+ * fastest plain Deno loop with tcpc's concurrency, bench/sweep_floor.ts), in
+ * the same run.
  * Every sweep runs inside its own `unshare -n` namespace (never the host's
  * loopback, where other programs listen) with one socat listener on port
  * 2500, so each tool must find exactly one open port.
@@ -27,6 +29,8 @@ interface ToolResult {
   runs: number[];
   /** Open ports the tool reported in its last run. */
   openPorts: number[];
+  /** Least ratio (peer time / tcpc time) tcpc should reach against this peer (bench/run.ts). */
+  target?: number;
 }
 
 function write(line: string): void {
@@ -90,6 +94,7 @@ interface Tool {
   name: string;
   command: string;
   openPorts: (out: string) => number[];
+  target?: number;
 }
 
 /** Runs every tool once per round, in turn (tcpc, nmap, nc, tcpc, ...), so load drifts hit all alike. */
@@ -117,6 +122,7 @@ async function benchAlternating(
       portsPerSecond: Math.round(ports / seconds),
       runs: runTimes.map((t) => Math.round(t * 1000) / 1000),
       openPorts: tool.openPorts(last.get(tool.name) ?? ""),
+      ...(tool.target === undefined ? {} : { target: tool.target }),
     };
   }
   return results;
@@ -145,6 +151,16 @@ async function main(): Promise<void> {
     command: `"${deno}" run -P main.ts probe 127.0.0.1:${lo}-${hi} -c 1024 -w 2s --json`,
     openPorts: (out) =>
       out.split("\n").filter((l) => l.includes('"state":"open"')).map((l) => JSON.parse(l).port),
+  }, {
+    // The floor: plain Deno.connect lanes with tcpc's threads (lib/cli/probe.ts
+    // DEFAULT_WORKERS) and 128 connects in flight per thread. Goal: tcpc
+    // within 1.1x of it, i.e. floor time / tcpc time >= 1 / 1.1.
+    name: "deno floor",
+    command: `"${deno}" run --allow-net --allow-read bench/sweep_floor.ts --workers ${
+      Math.min(4, Math.max(2, navigator.hardwareConcurrency || 2))
+    } --inflight 128 127.0.0.1 ${lo}-${hi}`,
+    openPorts: (out) => [...out.matchAll(/^open (\d+)$/gm)].map((m) => Number(m[1])),
+    target: 0.91,
   }];
   if (await available("nmap", ["--version"])) {
     tools.push({

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { Interrupted, NetError, UsageError } from "../lib/errors.ts";
-import { deadlineError, isFdExhausted, toNetError } from "../lib/net/net_errors.ts";
+import {
+  deadlineError,
+  isFdExhausted,
+  stacklessNetError,
+  toNetError,
+} from "../lib/net/net_errors.ts";
 
 const coded = (code: string, message = code) => Object.assign(new Error(message), { code });
 const timeoutAbort = () => new DOMException("signal timed out", "TimeoutError");
@@ -164,4 +169,53 @@ Deno.test("isFdExhausted() knows EMFILE, ENFILE and the message", () => {
   assert.ok(isFdExhausted(coded("ENFILE")));
   assert.ok(isFdExhausted(new Error("Too many open files (os error 24)")));
   assert.ok(!isFdExhausted(coded("ECONNREFUSED")));
+});
+
+Deno.test("stacklessNetError() looks like new NetError to every reader but the stack", () => {
+  const cause = new Deno.errors.ConnectionRefused("Connection refused (os error 111)");
+  const cases: [NetError["kind"], string, ConstructorParameters<typeof NetError>[2]][] = [
+    ["refused", "connection refused", { op: "connect", address: "127.0.0.1:9", cause }],
+    ["timeout", "timed out after 2s", { op: "connect", address: "[::1]:80", timer: "connect" }],
+    ["io", "something", { op: "read" }],
+  ];
+  for (const [kind, detail, options] of cases) {
+    const real = new NetError(kind, detail, options);
+    const quick = stacklessNetError(kind, detail, options);
+    assert.ok(quick instanceof NetError && quick instanceof Error);
+    assert.equal(quick.constructor, NetError);
+    for (const key of ["message", "name", "kind", "op", "address", "timer", "cause"] as const) {
+      assert.equal(quick[key], real[key], key);
+    }
+    // Same enumerable own fields in the same order: JSON, spreads and inspect agree.
+    assert.deepEqual(Object.keys(quick), Object.keys(real));
+    assert.equal(JSON.stringify(quick), JSON.stringify(real));
+    assert.equal(String(quick), String(real));
+    assert.equal(quick.stack, `NetError: ${real.message}`);
+    assert.equal(quick.timeout(), real.timeout());
+    quick.message = "rewritten";
+    assert.equal(quick.message, "rewritten");
+  }
+});
+
+Deno.test("toNetError() with stack: false gives the same classification without a stack", () => {
+  const thrown = [
+    new Deno.errors.ConnectionRefused("x"),
+    new Deno.errors.ConnectionReset("x"),
+    new Deno.errors.TimedOut("x"),
+    new Deno.errors.NotCapable("x"),
+    timeoutAbort(),
+    coded("EMFILE", "Too many open files"),
+    new Error("strange"),
+  ];
+  for (const err of thrown) {
+    const options = { op: "connect", address: "127.0.0.1:1", timeoutMs: 50, flag: "-w" };
+    const real = toNetError(err, options) as NetError;
+    const quick = toNetError(err, { ...options, stack: false }) as NetError;
+    assert.deepEqual(
+      [quick.kind, quick.message, quick.timer, quick.cause],
+      [real.kind, real.message, real.timer, real.cause],
+    );
+    assert.ok(quick instanceof NetError);
+    assert.equal(quick.stack, `NetError: ${quick.message}`);
+  }
 });

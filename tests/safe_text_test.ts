@@ -104,3 +104,14 @@ Deno.test("escapeText() with keepBackslash leaves backslashes as they are and st
     'invalid --sni "a\\b"\\n\\x1b[2J',
   );
 });
+
+Deno.test("escapeText() returns printable ASCII as it is, and still escapes around it", () => {
+  const ascii = Array.from({ length: 0x5f }, (_, i) => String.fromCharCode(0x20 + i)).join("");
+  assert.equal(escapeText(ascii.replace("\\", "")), ascii.replace("\\", ""));
+  assert.equal(escapeText(ascii, { keepBackslash: true }), ascii);
+  assert.equal(escapeText(`${ascii}\x1b`), `${ascii.replace("\\", "\\\\")}\\x1b`);
+  assert.equal(
+    escapeText('connect "127.0.0.1:22": connection refused'),
+    'connect "127.0.0.1:22": connection refused',
+  );
+});

@@ -55,18 +55,41 @@ function isSelf(conn: Conn): boolean {
  * conn.close();
  * ```
  */
-export async function connectTcp(
+export function connectTcp(
   address: string,
   port: number,
   options: ConnectTcpOptions = {},
 ): Promise<Conn> {
-  const selfConnect = () =>
-    new NetError(
-      "refused",
-      "connected to itself: nothing listens there (the kernel chose the destination port as the source port)",
-      { op: "connect", address: joinHostPort(address, port) },
-    );
-  for (let attempt = 0;; attempt++) {
+  if (options.source !== undefined) return connectLoop(address, port, options, 0);
+  // The common case, one promise and no async frame (a sweep makes 65,535 of
+  // these): errors pass through untouched, a self-connect goes to the loop.
+  const connect = options.signal
+    ? Deno.connect({ hostname: address, port, transport: "tcp", signal: options.signal })
+    : Deno.connect({ hostname: address, port, transport: "tcp" });
+  return connect.then((raw) => {
+    const conn = wrap(raw, options);
+    if (!isSelf(conn)) return conn;
+    conn.close();
+    return connectLoop(address, port, options, 1);
+  });
+}
+
+function selfConnectError(address: string, port: number): NetError {
+  return new NetError(
+    "refused",
+    "connected to itself: nothing listens there (the kernel chose the destination port as the source port)",
+    { op: "connect", address: joinHostPort(address, port) },
+  );
+}
+
+/** Attempts from `first` on: the source-bound path, and the retries after a self-connect. */
+async function connectLoop(
+  address: string,
+  port: number,
+  options: ConnectTcpOptions,
+  first: number,
+): Promise<Conn> {
+  for (let attempt = first;; attempt++) {
     let conn: Conn;
     try {
       conn = options.source === undefined
@@ -74,28 +97,29 @@ export async function connectTcp(
         : await (await import("./node_connect.ts")).connectNode(address, port, options);
     } catch (err) {
       // After a self-connect the only free source port may still be taken.
-      if (attempt > 0 && !options.signal?.aborted) throw selfConnect();
+      if (attempt > 0 && !options.signal?.aborted) throw selfConnectError(address, port);
       throw err;
     }
     if (!isSelf(conn)) return conn;
     conn.close();
     if (attempt + 1 >= SELF_CONNECT_RETRIES || options.source?.port !== undefined) {
-      throw selfConnect();
+      throw selfConnectError(address, port);
     }
   }
 }
 
-async function connectDeno(
+function connectDeno(
   address: string,
   port: number,
   options: ConnectTcpOptions,
 ): Promise<Conn> {
-  const raw = await Deno.connect({
-    hostname: address,
-    port,
-    transport: "tcp",
-    ...(options.signal ? { signal: options.signal } : {}),
-  });
+  const connect = options.signal
+    ? Deno.connect({ hostname: address, port, transport: "tcp", signal: options.signal })
+    : Deno.connect({ hostname: address, port, transport: "tcp" });
+  return connect.then((raw) => wrap(raw, options));
+}
+
+function wrap(raw: Deno.TcpConn, options: ConnectTcpOptions): Conn {
   if (options.noDelay) raw.setNoDelay(true);
   if (options.keepAlive) raw.setKeepAlive(true);
   return new TcpConn(raw);

@@ -60,6 +60,9 @@ export interface EscapeTextOptions {
  * ```
  */
 export function escapeText(text: string, options: EscapeTextOptions = {}): string {
+  // Printable ASCII other than the backslash is kept as it is: skip the loop
+  // (one error message per closed port of a sweep goes through here).
+  if (!NEEDS_ESCAPE.test(text)) return text;
   let out = "";
   for (const ch of text) {
     const code = ch.codePointAt(0)!; // a string iterator yields no empty char
@@ -75,6 +78,9 @@ export function escapeText(text: string, options: EscapeTextOptions = {}): strin
   }
   return out;
 }
+
+/** Any character {@linkcode escapeText} may change: all but printable ASCII, and the backslash. */
+const NEEDS_ESCAPE = /[^\x20-\x5b\x5d-\x7e]/;
 
 /** Characters a terminal may act on, other than newline and tab (see {@linkcode escapeLine}). */
 // deno-lint-ignore no-control-regex
