@@ -231,8 +231,12 @@ export async function runEchoLoad(
   /** The `--duration` is over: connections that open from now on send nothing. */
   let timeUp = false;
 
-  /** Sends the next batch if no write is in flight, or half-closes after the last reply. */
-  const pump = (conn: MuxConn<ConnState>) => {
+  /**
+   * Sends the next batch if no write is in flight, or half-closes after the
+   * last reply. `now` stamps the batch: the time of the event being handled
+   * (the loop's `lastProgress`), microseconds before the write is issued.
+   */
+  const pump = (conn: MuxConn<ConnState>, now: number) => {
     const s = conn.state;
     if (s.draining || s.writing > 0) return;
     const echo = s.echo;
@@ -245,7 +249,7 @@ export async function runEchoLoad(
     }
     const before = echo.sent;
     const wasAwaiting = echo.awaiting;
-    const batch = echo.takeBatch(performance.now());
+    const batch = echo.takeBatch(now);
     if (batch === null) return;
     s.writing = echo.sent - before;
     conn.write(batch);
@@ -277,22 +281,24 @@ export async function runEchoLoad(
         result.connect.recordMs((conn.openedAt ?? conn.startedAt) - conn.startedAt);
         onEvent?.(conn.id, `connected to ${conn.address}`);
         if (timeUp) conn.state.echo.stop();
-        pump(conn);
+        pump(conn, conn.lastProgress);
       },
       onWritten(conn, data) {
         const s = conn.state;
         result.messagesSent += s.writing;
         s.writing = 0;
         onSent?.(conn.id, data);
-        pump(conn);
+        pump(conn, conn.lastProgress);
       },
       onData(conn, chunk) {
         onReceived?.(conn.id, chunk);
         const s = conn.state;
         const echo = s.echo;
-        const got = echo.receive(chunk, performance.now());
-        for (const rtt of got.rttsMs) result.rtt.recordMs(rtt);
-        result.verified += got.rttsMs.length;
+        const now = conn.lastProgress;
+        const got = echo.receive(chunk, now);
+        const rtts = got.rttsMs;
+        for (let i = 0; i < rtts.length; i++) result.rtt.recordMs(rtts[i]!);
+        result.verified += rtts.length;
         if (got.mismatch) {
           const m = got.mismatch;
           s.mismatch = m;
@@ -313,9 +319,9 @@ export async function runEchoLoad(
           );
           return;
         }
-        if (got.rttsMs.length > 0) {
+        if (rtts.length > 0) {
           if (echo.awaiting) conn.setDeadline("total", replyTimeoutMs);
-          pump(conn);
+          pump(conn, now);
         }
       },
       onEof(conn) {
@@ -415,7 +421,7 @@ export async function runEchoLoad(
       // Time is up: no new messages; each connection finishes the replies in flight.
       for (const conn of live) {
         conn.state.echo.stop();
-        pump(conn);
+        pump(conn, performance.now());
       }
     });
   }

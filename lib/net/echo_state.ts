@@ -225,15 +225,17 @@ export class EchoState {
         return { rttsMs: rtts, mismatch: null, unexpected: chunk.length - at };
       }
       const expected = this.#expect ?? this.#messageAt(this.#replied);
-      const take = Math.min(expected.length - this.#offset, chunk.length - at);
+      const offset = this.#offset;
+      const take = Math.min(expected.length - offset, chunk.length - at);
+      // The hot loop of a run: locals only (no private field read per byte).
       for (let i = 0; i < take; i++) {
-        if (chunk[at + i] !== expected[this.#offset + i]) {
+        if (chunk[at + i] !== expected[offset + i]) {
           return {
             rttsMs: rtts,
             mismatch: {
               message: this.#replied + 1,
-              offset: this.#offset + i,
-              expected: expected[this.#offset + i] ?? 0,
+              offset: offset + i,
+              expected: expected[offset + i] ?? 0,
               got: chunk[at + i] ?? 0,
             },
             unexpected: 0,
@@ -241,10 +243,11 @@ export class EchoState {
         }
       }
       at += take;
-      this.#offset += take;
+      this.#offset = offset + take;
       if (this.#offset === expected.length) {
-        if (rtts === EMPTY) rtts = [];
-        rtts.push(now - (this.#sentAt[this.#replied % this.#pipeline] ?? now));
+        const rtt = now - (this.#sentAt[this.#replied % this.#pipeline] ?? now);
+        if (rtts === EMPTY) rtts = [rtt];
+        else rtts.push(rtt);
         this.#replied += 1;
         this.#offset = 0;
         this.#lastReplyAt = now;

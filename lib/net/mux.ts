@@ -107,7 +107,7 @@
 import { NetError } from "../errors.ts";
 import type { Conn } from "./conn.ts";
 import { connectTcp } from "./tcp_connect.ts";
-import { Slot, type SlotOwner } from "./mux_slot.ts";
+import { Slot, type SlotIo, type SlotOwner } from "./mux_slot.ts";
 import type {
   CloseResult,
   DeadlineName,
@@ -204,6 +204,14 @@ export class Mux<T> implements SlotOwner<T> {
   #timerAt = Infinity;
   #timerDue = false;
   #running = false;
+  /**
+   * `performance.now()` taken once per event, when its handling starts: every
+   * timestamp and deadline set while handling it counts from there (at most
+   * the handling time early, so a deadline never ends late).
+   */
+  #clock = 0;
+  /** True while an event or a due timer is being handled (`#clock` is valid). */
+  #dispatching = false;
 
   /** Dials to start, FIFO with a moving head; `#retry` (EMFILE) goes first. */
   #pending: Slot<T>[] = [];
@@ -324,15 +332,26 @@ export class Mux<T> implements SlotOwner<T> {
   // ---- the loop's steps ----
 
   #drain(): void {
-    for (let ev = this.#queue.shift(); ev !== undefined; ev = this.#queue.shift()) {
-      this.#events++;
-      this.#inflight--;
-      try {
-        this.#dispatch(ev);
-      } catch (err) {
-        this.#fail(err);
+    this.#dispatching = true;
+    try {
+      for (let ev = this.#queue.shift(); ev !== undefined; ev = this.#queue.shift()) {
+        this.#events++;
+        this.#inflight--;
+        this.#clock = performance.now();
+        try {
+          this.#dispatch(ev);
+        } catch (err) {
+          this.#fail(err);
+        }
       }
+    } finally {
+      this.#dispatching = false;
     }
+  }
+
+  /** @internal The time to count from: the event being handled, else now. */
+  _now(): number {
+    return this.#dispatching ? this.#clock : performance.now();
   }
 
   /** A callback threw: close everything, let in-flight ops settle, then rethrow. */
@@ -451,7 +470,7 @@ export class Mux<T> implements SlotOwner<T> {
       conn.close();
       return;
     }
-    const now = performance.now();
+    const now = this.#clock;
     slot.phase = "open";
     slot.conn = conn;
     slot.openedAt = now;
@@ -504,6 +523,46 @@ export class Mux<T> implements SlotOwner<T> {
     this.#queued++;
   }
 
+  /**
+   * The slot's completion callbacks. One read and one write in flight at
+   * most, so each direction reuses one event object: it is out of the ready
+   * queue (dispatched) before the next operation of that direction starts.
+   */
+  #io(slot: Slot<T>): SlotIo {
+    const queue = this.#queue;
+    const readEv: Event<T> = { kind: Ev.Read, slot, n: null, value: null };
+    const writeEv: Event<T> = { kind: Ev.Wrote, slot, n: null, value: null };
+    return slot.io = {
+      read(n) {
+        readEv.kind = Ev.Read;
+        readEv.n = n;
+        queue.push(readEv);
+      },
+      readFailed(err) {
+        readEv.kind = Ev.ReadFailed;
+        readEv.n = null;
+        readEv.value = err;
+        queue.push(readEv);
+      },
+      wrote(n) {
+        writeEv.kind = Ev.Wrote;
+        writeEv.n = n;
+        queue.push(writeEv);
+      },
+      halfClosed() {
+        writeEv.kind = Ev.HalfClosed;
+        writeEv.n = null;
+        queue.push(writeEv);
+      },
+      writeFailed(err) {
+        writeEv.kind = Ev.WriteFailed;
+        writeEv.n = null;
+        writeEv.value = err;
+        queue.push(writeEv);
+      },
+    };
+  }
+
   /** @internal Starts a read if net-in may read. */
   _read(slot: Slot<T>): void {
     const conn = slot.conn;
@@ -511,10 +570,8 @@ export class Mux<T> implements SlotOwner<T> {
     slot.netIn = "reading";
     const buffer = slot.buffer ??= new Uint8Array(this.#bufferSize);
     this.#inflight++;
-    conn.read(buffer).then(
-      (n) => this.#queue.push({ kind: Ev.Read, slot, n, value: null }),
-      (err) => this.#queue.push({ kind: Ev.ReadFailed, slot, n: null, value: err }),
-    );
+    const io = slot.io ?? this.#io(slot);
+    conn.read(buffer).then(io.read, io.readFailed);
   }
 
   #onRead(slot: Slot<T>, n: number | null): void {
@@ -525,7 +582,7 @@ export class Mux<T> implements SlotOwner<T> {
       return this.#checkDone(slot);
     }
     slot.netIn = "idle";
-    const now = performance.now();
+    const now = this.#clock;
     slot.bytesIn += n;
     slot.lastProgress = now;
     if (slot.firstByteAt === null && n > 0) {
@@ -540,21 +597,18 @@ export class Mux<T> implements SlotOwner<T> {
   _pumpWrite(slot: Slot<T>): void {
     const conn = slot.conn;
     if (conn === null || slot.netOut !== "idle") return;
-    const data = slot.writes[slot.writeHead];
+    const data = slot.writeHead < slot.writeTail ? slot.writes[slot.writeHead] : undefined;
     if (data !== undefined) {
       slot.netOut = "writing";
       this.#inflight++;
-      conn.write(data.subarray(slot.writeOffset)).then(
-        (n) => this.#queue.push({ kind: Ev.Wrote, slot, n, value: null }),
-        (err) => this.#queue.push({ kind: Ev.WriteFailed, slot, n: null, value: err }),
-      );
+      const io = slot.io ?? this.#io(slot);
+      const offset = slot.writeOffset;
+      conn.write(offset === 0 ? data : data.subarray(offset)).then(io.wrote, io.writeFailed);
     } else if (slot.wantCloseWrite) {
       slot.netOut = "writing";
       this.#inflight++;
-      conn.closeWrite().then(
-        () => this.#queue.push({ kind: Ev.HalfClosed, slot, n: null, value: null }),
-        (err) => this.#queue.push({ kind: Ev.WriteFailed, slot, n: null, value: err }),
-      );
+      const io = slot.io ?? this.#io(slot);
+      conn.closeWrite().then(io.halfClosed, io.writeFailed);
     }
   }
 
@@ -562,15 +616,15 @@ export class Mux<T> implements SlotOwner<T> {
     if (slot.phase !== "open") return;
     slot.netOut = "idle";
     slot.bytesOut += n;
-    slot.lastProgress = performance.now();
+    slot.lastProgress = this.#clock;
     slot.writeOffset += n;
     const data = slot.writes[slot.writeHead]!;
     if (slot.writeOffset >= data.length) {
-      slot.writes[slot.writeHead++] = undefined as unknown as Uint8Array;
+      slot.writes[slot.writeHead++] = undefined;
       slot.writeOffset = 0;
-      if (slot.writeHead === slot.writes.length) {
-        slot.writes.length = 0;
+      if (slot.writeHead === slot.writeTail) {
         slot.writeHead = 0;
+        slot.writeTail = 0;
       }
       this.#handler.onWritten?.(slot, data);
       if (slot.phase !== "open") return;
@@ -589,6 +643,20 @@ export class Mux<T> implements SlotOwner<T> {
 
   // ---- deadlines: one heap, one setTimeout ----
 
+  /** When this slot's next deadline is due (the earliest of those that apply). */
+  #nextAt(slot: Slot<T>): number {
+    let at = slot.due.total;
+    if (slot.phase === "connecting") {
+      if (slot.due.connect < at) at = slot.due.connect;
+    } else if (slot.phase === "open") {
+      if (slot.due["first-byte"] < at) at = slot.due["first-byte"];
+      const idle = slot.limits.idle;
+      if (idle !== undefined && slot.lastProgress + idle < at) at = slot.lastProgress + idle;
+    }
+    return at;
+  }
+
+  /** Which deadline is due next, and when (only when one fires: it allocates). */
   #nextDue(slot: Slot<T>): [DeadlineName, number] {
     let name: DeadlineName = "total";
     let at = slot.due.total;
@@ -613,7 +681,7 @@ export class Mux<T> implements SlotOwner<T> {
   /** @internal Makes sure the heap holds an entry no later than this slot's next deadline. */
   _arm(slot: Slot<T>): void {
     if (slot.phase === "closed" || slot.phase === "queued") return;
-    const [, at] = this.#nextDue(slot);
+    const at = this.#nextAt(slot);
     if (at >= slot.armedAt || at === Infinity) return;
     slot.armedAt = at;
     this.#heap.push(at, slot);
@@ -636,6 +704,17 @@ export class Mux<T> implements SlotOwner<T> {
 
   #expire(): void {
     const now = performance.now();
+    this.#clock = now;
+    this.#dispatching = true;
+    try {
+      this.#expireDue(now);
+    } finally {
+      this.#dispatching = false;
+    }
+    this.#armTimer();
+  }
+
+  #expireDue(now: number): void {
     for (const { at, item } of this.#heap.popDue(now)) {
       if (!(item instanceof Slot)) {
         if (item.cancelled) continue;
@@ -661,7 +740,6 @@ export class Mux<T> implements SlotOwner<T> {
         }
       } else this._arm(slot); // progress moved it: re-check later
     }
-    this.#armTimer();
   }
 
   // ---- closing ----
@@ -698,6 +776,7 @@ export class Mux<T> implements SlotOwner<T> {
     slot.conn = null;
     slot.writes.length = 0;
     slot.writeHead = 0;
+    slot.writeTail = 0;
     slot.buffer = null;
     const result: CloseResult = {
       reason,
