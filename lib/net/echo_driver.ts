@@ -234,9 +234,10 @@ export async function runEchoLoad(
   /**
    * Sends the next batch if no write is in flight, or half-closes after the
    * last reply. `now` stamps the batch: the time of the event being handled
-   * (the loop's `lastProgress`), microseconds before the write is issued.
+   * (the loop's `lastProgress` after a read), microseconds before the write
+   * is issued; unset, the clock is read only if a batch goes out.
    */
-  const pump = (conn: MuxConn<ConnState>, now: number) => {
+  const pump = (conn: MuxConn<ConnState>, now?: number) => {
     const s = conn.state;
     if (s.draining || s.writing > 0) return;
     const echo = s.echo;
@@ -249,7 +250,8 @@ export async function runEchoLoad(
     }
     const before = echo.sent;
     const wasAwaiting = echo.awaiting;
-    const batch = echo.takeBatch(now);
+    if (!echo.canSend) return;
+    const batch = echo.takeBatch(now ?? performance.now());
     if (batch === null) return;
     s.writing = echo.sent - before;
     conn.write(batch);
@@ -288,7 +290,8 @@ export async function runEchoLoad(
         result.messagesSent += s.writing;
         s.writing = 0;
         onSent?.(conn.id, data);
-        pump(conn, conn.lastProgress);
+        // No time here: the loop stamps a write's completion lazily.
+        pump(conn);
       },
       onData(conn, chunk) {
         onReceived?.(conn.id, chunk);
@@ -421,7 +424,7 @@ export async function runEchoLoad(
       // Time is up: no new messages; each connection finishes the replies in flight.
       for (const conn of live) {
         conn.state.echo.stop();
-        pump(conn, performance.now());
+        pump(conn);
       }
     });
   }

@@ -137,6 +137,11 @@ export class EchoState {
     return this.#replied < this.#sent;
   }
 
+  /** True when {@linkcode EchoState.takeBatch} would hand out bytes now (the window has room). */
+  get canSend(): boolean {
+    return this.#sent - this.#replied < this.#pipeline && this.#sent < this.#count;
+  }
+
   /** The message being awaited (counted from 1), for messages; the next one if none is. */
   get currentMessage(): number {
     return this.#replied + 1;

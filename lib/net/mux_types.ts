@@ -109,10 +109,12 @@ export interface MuxConn<T> {
   /** `performance.now()` when it opened, or null. */
   readonly openedAt: number | null;
   /**
-   * `performance.now()` when the last byte moved either way (the read or
-   * write whose callback runs now), or when it opened; 0 before. Inside
-   * `onData` and `onWritten` it is the time of that event: use it instead of
-   * calling `performance.now()` again.
+   * `performance.now()` when the last byte moved either way, or when it
+   * opened; 0 before. Inside `onOpen` and `onData` it is the time of that
+   * event: use it instead of calling `performance.now()` again. A completed
+   * write is stamped lazily, with the loop's next clock reading (no later than
+   * the end of the pass that handled it), so inside `onWritten` it may still
+   * hold the time of the progress before.
    */
   readonly lastProgress: number;
   /**
