@@ -78,6 +78,13 @@ function parseRunArgs(argv: string[]): RunArgs {
   return { options, only, write };
 }
 
+/** A per-peer target (`targets: { <peer>: ratio }` in an external record), or null. */
+function targetFor(targets: unknown, peer: string): number | null {
+  if (targets === null || typeof targets !== "object") return null;
+  const value = (targets as Record<string, unknown>)[peer];
+  return typeof value === "number" ? value : null;
+}
+
 /** Figures 3 and 4 come from other scripts printing one JSON object; turn what we can into rows. */
 function rowsFromExternal(figure: string, data: unknown): Row[] {
   const rows: Row[] = [];
@@ -102,7 +109,9 @@ function rowsFromExternal(figure: string, data: unknown): Row[] {
           higherIsBetter: true,
           tcpc: samples("tcpc", record.tcpcPerSec),
           peerSamples: samples(peer, value),
-          target: typeof record.target === "number" ? record.target : null,
+          target: typeof record.target === "number"
+            ? record.target
+            : targetFor(record.targets, peer),
         }));
       }
       return;

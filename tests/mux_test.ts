@@ -87,6 +87,24 @@ Deno.test("ReadyQueue is FIFO and wakes a waiting loop", async () => {
   assert.equal(queue.shift(), 42);
 });
 
+Deno.test("ReadyQueue stays FIFO through compaction when it never empties", () => {
+  const queue = new ReadyQueue<number>();
+  const reference: number[] = [];
+  let next = 0;
+  // Push 3 for every 2 shifted: the queue grows past the compaction point many times.
+  for (let round = 0; round < 5000; round++) {
+    for (let i = 0; i < 3; i++) {
+      queue.push(next);
+      reference.push(next++);
+    }
+    for (let i = 0; i < 2; i++) assert.equal(queue.shift(), reference.shift());
+    assert.equal(queue.length, reference.length);
+  }
+  while (reference.length > 0) assert.equal(queue.shift(), reference.shift());
+  assert.equal(queue.shift(), undefined);
+  assert.equal(queue.length, 0);
+});
+
 Deno.test("parseFdLimit() reads the soft limit of /proc/self/limits", () => {
   const text = [
     "Limit                     Soft Limit           Hard Limit           Units",
@@ -241,6 +259,92 @@ Deno.test("Mux fires first-byte and idle deadlines and names them", async () => 
   } finally {
     await silent.stop();
     await chatty.stop();
+  }
+});
+
+Deno.test("Mux counts writes as progress: idle fires only once they stop", async () => {
+  const silent = holdingServer();
+  try {
+    let result: CloseResult | undefined;
+    let writes = 0;
+    const mux = new Mux<null>({
+      handler: {
+        onOpen(conn) {
+          // One write every 50 ms for 600 ms: each completion is stamped lazily
+          // and must hold the 300 ms idle deadline off.
+          const tick = () => {
+            if (conn.phase !== "open" || writes === 12) return;
+            writes++;
+            conn.write(encoder.encode("x"));
+            mux.after(50, tick);
+          };
+          tick();
+        },
+        onClose: (_conn, closed) => result = closed,
+      },
+    });
+    mux.dial({
+      hostname: "127.0.0.1",
+      port: silent.port,
+      state: null,
+      connectTimeoutMs: 2000,
+      idleTimeoutMs: 300,
+      totalTimeoutMs: 10_000,
+    });
+    await mux.run();
+    assert.equal(result?.reason, "timeout");
+    assert.equal((result?.error as { timer: string }).timer, "idle");
+    assert.equal(result?.bytesOut, 12, "every write went out before the idle deadline");
+    assert.ok(
+      result!.totalMs >= 550 + 250,
+      `idle counted from the last write (${result!.totalMs} ms)`,
+    );
+  } finally {
+    await silent.stop();
+  }
+});
+
+Deno.test("MuxConn.lastProgress is the time of the read in onData and moves on with writes", async () => {
+  const echo = await startBuiltin("echo");
+  try {
+    const issues: string[] = [];
+    let writtenAt = 0;
+    let previous = 0;
+    let rounds = 0;
+    const mux = new Mux<null>({
+      handler: {
+        onOpen(conn) {
+          writtenAt = performance.now();
+          conn.write(encoder.encode("ping"));
+        },
+        onData(conn) {
+          const now = performance.now();
+          const at = conn.lastProgress;
+          if (at < writtenAt) issues.push(`read stamped ${writtenAt - at} ms before its write`);
+          if (at > now) issues.push("read stamped in the future");
+          if (at < previous) issues.push("lastProgress went back");
+          previous = at;
+          if (++rounds === 50) return conn.closeWrite();
+          writtenAt = performance.now();
+          conn.write(encoder.encode("ping"));
+        },
+        onWritten(conn) {
+          if (conn.lastProgress < previous) issues.push("lastProgress went back after a write");
+        },
+      },
+    });
+    mux.dial({
+      hostname: "127.0.0.1",
+      port: echo.port,
+      state: null,
+      connectTimeoutMs: 2000,
+      idleTimeoutMs: 5000,
+    });
+    await mux.run();
+    assert.equal(rounds, 50);
+    assert.deepEqual(issues, []);
+  } finally {
+    await echo.stop();
   }
 });
 

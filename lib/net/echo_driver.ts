@@ -231,8 +231,13 @@ export async function runEchoLoad(
   /** The `--duration` is over: connections that open from now on send nothing. */
   let timeUp = false;
 
-  /** Sends the next batch if no write is in flight, or half-closes after the last reply. */
-  const pump = (conn: MuxConn<ConnState>) => {
+  /**
+   * Sends the next batch if no write is in flight, or half-closes after the
+   * last reply. `now` stamps the batch: the time of the event being handled
+   * (the loop's `lastProgress` after a read), microseconds before the write
+   * is issued; unset, the clock is read only if a batch goes out.
+   */
+  const pump = (conn: MuxConn<ConnState>, now?: number) => {
     const s = conn.state;
     if (s.draining || s.writing > 0) return;
     const echo = s.echo;
@@ -245,7 +250,8 @@ export async function runEchoLoad(
     }
     const before = echo.sent;
     const wasAwaiting = echo.awaiting;
-    const batch = echo.takeBatch(performance.now());
+    if (!echo.canSend) return;
+    const batch = echo.takeBatch(now ?? performance.now());
     if (batch === null) return;
     s.writing = echo.sent - before;
     conn.write(batch);
@@ -277,22 +283,25 @@ export async function runEchoLoad(
         result.connect.recordMs((conn.openedAt ?? conn.startedAt) - conn.startedAt);
         onEvent?.(conn.id, `connected to ${conn.address}`);
         if (timeUp) conn.state.echo.stop();
-        pump(conn);
+        pump(conn, conn.lastProgress);
       },
       onWritten(conn, data) {
         const s = conn.state;
         result.messagesSent += s.writing;
         s.writing = 0;
         onSent?.(conn.id, data);
+        // No time here: the loop stamps a write's completion lazily.
         pump(conn);
       },
       onData(conn, chunk) {
         onReceived?.(conn.id, chunk);
         const s = conn.state;
         const echo = s.echo;
-        const got = echo.receive(chunk, performance.now());
-        for (const rtt of got.rttsMs) result.rtt.recordMs(rtt);
-        result.verified += got.rttsMs.length;
+        const now = conn.lastProgress;
+        const got = echo.receive(chunk, now);
+        const rtts = got.rttsMs;
+        for (let i = 0; i < rtts.length; i++) result.rtt.recordMs(rtts[i]!);
+        result.verified += rtts.length;
         if (got.mismatch) {
           const m = got.mismatch;
           s.mismatch = m;
@@ -313,9 +322,9 @@ export async function runEchoLoad(
           );
           return;
         }
-        if (got.rttsMs.length > 0) {
+        if (rtts.length > 0) {
           if (echo.awaiting) conn.setDeadline("total", replyTimeoutMs);
-          pump(conn);
+          pump(conn, now);
         }
       },
       onEof(conn) {

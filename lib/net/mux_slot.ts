@@ -28,12 +28,39 @@ import type {
  * ```
  */
 export interface SlotOwner<T> {
+  /** The time to count from: the event being handled, else `performance.now()`. */
+  _now(): number;
   /** Starts the next write, or the half-close, if net-out is idle. */
   _pumpWrite(slot: Slot<T>): void;
   /** Makes sure the deadline heap holds this slot's next deadline. */
   _arm(slot: Slot<T>): void;
   /** Closes the slot once and tells the handler. */
   _close(slot: Slot<T>, reason: MuxCloseReason, error: unknown): void;
+}
+
+/**
+ * The completion callbacks of one slot's read and write, made once per slot by
+ * the loop so that an operation allocates no closure (one read and one write
+ * in flight at most, so one of each serves every operation).
+ *
+ * @example
+ * ```ts
+ * import type { SlotIo } from "./mux_slot.ts";
+ * declare const io: SlotIo;
+ * io.read(null); // EOF
+ * ```
+ */
+export interface SlotIo {
+  /** A read completed with `n` bytes, or null at EOF. */
+  read(n: number | null): void;
+  /** A read failed. */
+  readFailed(error: unknown): void;
+  /** A write completed with `n` bytes. */
+  wrote(n: number): void;
+  /** The half-close completed. */
+  halfClosed(): void;
+  /** A write or the half-close failed. */
+  writeFailed(error: unknown): void;
 }
 
 /**
@@ -70,10 +97,18 @@ export class Slot<T> implements MuxConn<T> {
   wantCloseWrite = false;
   noDelay: boolean;
   buffer: Uint8Array | null = null;
-  writes: Uint8Array[] = [];
+  /**
+   * Queued writes are `writes[writeHead .. writeTail)`. The array keeps its
+   * capacity when it empties (head and tail go back to 0): no allocation per
+   * message.
+   */
+  writes: (Uint8Array | undefined)[] = [];
   writeHead = 0;
+  writeTail = 0;
   writeOffset = 0;
   abort: AbortController | null = null;
+  /** Completion callbacks, made by the loop on first use. */
+  io: SlotIo | null = null;
   /** Deadline lengths (for messages) and absolute due times. */
   limits: Record<DeadlineName, number | undefined>;
   due: Record<Exclude<DeadlineName, "idle">, number> = {
@@ -112,14 +147,14 @@ export class Slot<T> implements MuxConn<T> {
   }
 
   get writesQueued(): number {
-    return this.writes.length - this.writeHead;
+    return this.writeTail - this.writeHead;
   }
 
   write(data: Uint8Array): void {
     if (this.phase === "closed" || this.wantCloseWrite) {
       throw new TypeError(`write to "${this.address}" after close or closeWrite`);
     }
-    this.writes.push(data);
+    this.writes[this.writeTail++] = data;
     if (this.phase === "open" && this.netOut === "idle") this.#mux._pumpWrite(this);
   }
 
@@ -132,7 +167,7 @@ export class Slot<T> implements MuxConn<T> {
   setDeadline(name: DeadlineName, ms: number | undefined): void {
     if (this.phase === "closed") return;
     this.limits[name] = ms;
-    if (name !== "idle") this.due[name] = ms === undefined ? Infinity : performance.now() + ms;
+    if (name !== "idle") this.due[name] = ms === undefined ? Infinity : this.#mux._now() + ms;
     this.#mux._arm(this);
   }
 

@@ -109,6 +109,15 @@ export interface MuxConn<T> {
   /** `performance.now()` when it opened, or null. */
   readonly openedAt: number | null;
   /**
+   * `performance.now()` when the last byte moved either way, or when it
+   * opened; 0 before. Inside `onOpen` and `onData` it is the time of that
+   * event: use it instead of calling `performance.now()` again. A completed
+   * write is stamped lazily, with the loop's next clock reading (no later than
+   * the end of the pass that handled it), so inside `onWritten` it may still
+   * hold the time of the progress before.
+   */
+  readonly lastProgress: number;
+  /**
    * Queues `data` to send (one write in flight; the rest wait in order).
    * Allowed before open (sent once open). `onWritten` fires when all of it is
    * sent. Throws a TypeError after `closeWrite()` or close.
@@ -117,7 +126,8 @@ export interface MuxConn<T> {
   /** Half-closes (shutdown SHUT_WR) once every queued write is sent; net-in goes on. */
   closeWrite(): void;
   /**
-   * Sets a deadline to `ms` from now (`idle`: `ms` after the last byte moved,
+   * Sets a deadline to `ms` from now (inside a callback: from the time of the
+   * event being handled; `idle`: `ms` after the last byte moved,
    * re-armed by progress); `undefined` removes it.
    */
   setDeadline(name: DeadlineName, ms: number | undefined): void;

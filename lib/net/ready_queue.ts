@@ -21,18 +21,20 @@
  * ```
  */
 export class ReadyQueue<T> {
+  /** Queued items are `#items[#head .. #tail)`; the array keeps its capacity when empty. */
   #items: (T | undefined)[] = [];
   #head = 0;
+  #tail = 0;
   #wake: (() => void) | null = null;
 
   /** Number of queued items. */
   get length(): number {
-    return this.#items.length - this.#head;
+    return this.#tail - this.#head;
   }
 
   /** Appends an item and wakes a waiting loop. */
   push(item: T): void {
-    this.#items.push(item);
+    this.#items[this.#tail++] = item;
     this.notify();
   }
 
@@ -47,14 +49,17 @@ export class ReadyQueue<T> {
 
   /** Removes and returns the oldest item, or undefined when empty. */
   shift(): T | undefined {
-    if (this.#head >= this.#items.length) return undefined;
+    if (this.#head >= this.#tail) return undefined;
     const item = this.#items[this.#head];
     this.#items[this.#head++] = undefined;
-    if (this.#head === this.#items.length) {
-      this.#items.length = 0;
+    if (this.#head === this.#tail) {
       this.#head = 0;
-    } else if (this.#head >= 1024 && this.#head * 2 >= this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
+      this.#tail = 0;
+    } else if (this.#head >= 1024 && this.#head * 2 >= this.#tail) {
+      // Never empty for long: move the live part down so the array stays bounded.
+      this.#items.copyWithin(0, this.#head, this.#tail);
+      this.#tail -= this.#head;
+      this.#items.fill(undefined, this.#tail, this.#tail + this.#head);
       this.#head = 0;
     }
     return item;

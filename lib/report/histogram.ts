@@ -64,6 +64,9 @@ function log2Floor(value: number): number {
 export class Histogram {
   /** Sub-buckets per power of two, as a power of two. */
   readonly precisionBits: number;
+  /** 2 ** precisionBits and 2 ** (precisionBits + 1), computed once (record is hot). */
+  #sub: number;
+  #linear: number;
   #counts: number[] = [];
   #count = 0;
   #sum = 0;
@@ -77,6 +80,8 @@ export class Histogram {
       throw new RangeError(`invalid precisionBits ${bits}: must be a whole number 1-16`);
     }
     this.precisionBits = bits;
+    this.#sub = 2 ** bits;
+    this.#linear = 2 ** (bits + 1);
   }
 
   /** Number of recorded values. */
@@ -86,12 +91,11 @@ export class Histogram {
 
   /** Index of the bucket that holds `value` (a non-negative safe integer). */
   #index(value: number): number {
-    const bits = this.precisionBits;
-    if (value < 2 ** (bits + 1)) return value;
-    const shift = log2Floor(value) - bits;
+    if (value < this.#linear) return value;
+    const shift = log2Floor(value) - this.precisionBits;
     // value >> shift, without 32-bit truncation.
     const mantissa = Math.floor(value / 2 ** shift);
-    return shift * 2 ** bits + mantissa;
+    return shift * this.#sub + mantissa;
   }
 
   /** Highest value that lands in bucket `index`. */
