@@ -108,3 +108,19 @@ Deno.test("serveMatcher() answers timeout when the match overflows the backtrack
   scope.onmessage?.(new MessageEvent("message", { data }));
   assert.deepEqual(sent, [{ id: 7, end: "timeout" }]);
 });
+
+Deno.test("RegexMatcher.match() times out a queued match at its own deadline while another runs", async () => {
+  const matcher = new RegexMatcher({ source: "^(a+)+$" });
+  try {
+    const started = performance.now();
+    // Minutes of backtracking, stopped only at its 60 s deadline or by close().
+    const slow = matcher.match("a".repeat(40) + "!", { deadline: started + 60_000 });
+    const queued = matcher.match("aaa", { deadline: started + 200 });
+    assert.equal(await queued, "timeout");
+    assert.ok(performance.now() - started < 50_000, "settled at its own deadline");
+    matcher.close();
+    assert.equal(await slow, "timeout");
+  } finally {
+    matcher.close();
+  }
+});

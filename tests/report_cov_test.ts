@@ -134,3 +134,12 @@ Deno.test("stepsFromArgs() refuses a step flag left without its value", () => {
     'invalid --send "": empty',
   );
 });
+
+Deno.test("stepsFromArgs() builds a preset's dialog for localhost and its default port when none is given", () => {
+  const { steps, preset } = stepsFromArgs(["--proto", "http"], { config: STEP_FLAGS });
+  assert.equal(preset?.name, "http");
+  const [send] = steps;
+  assert.equal(send?.kind, "send");
+  const text = new TextDecoder().decode(send.kind === "send" ? send.bytes : undefined);
+  assert.match(text, /\r\nHost: localhost\r\n/);
+});
