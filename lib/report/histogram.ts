@@ -156,7 +156,8 @@ export class Histogram {
     // The rank of the value, 1-based: the smallest value with at least this many at or below it.
     const rank = Math.max(1, Math.ceil((percent / 100) * this.#count));
     let seen = 0;
-    for (let i = 0; i < this.#counts.length; i++) {
+    // The last bucket holds the maximum: a rank that reaches it is the exact maximum.
+    for (let i = 0; i < this.#counts.length - 1; i++) {
       seen += this.#counts[i]!;
       if (seen >= rank) return Math.max(this.#min, Math.min(this.#highest(i), this.#max));
     }
