@@ -532,3 +532,22 @@ Deno.test({
     assert.match(second?.text ?? "", /denied by the permission sandbox/);
   },
 });
+
+Deno.test("runProbe() names a send the peer closed before, after a regex matched", async () => {
+  // The reply and the FIN come together; the match settles (on its thread)
+  // after the close, so the next step, a send, can no longer go out.
+  await using sender = startSender(new TextEncoder().encode("hi\n"));
+  const { ctx, out } = collectingContext();
+  const code = await runProbe(
+    [`127.0.0.1:${sender.port}`, "--expect-re", "^hi", "--send", "x", "--json"],
+    ctx,
+  );
+  assert.equal(code, 6);
+  const [record] = records(out);
+  assert.equal(record?.state, "mismatch");
+  assert.equal(record?.step, 2);
+  assert.equal(
+    record?.error?.message,
+    `send "127.0.0.1:${sender.port}": step 2 (--send "x"): not sent before the peer closed`,
+  );
+});
