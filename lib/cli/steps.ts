@@ -164,12 +164,9 @@ function stepOf(name: string, value: string): DialogStep {
         return { kind: "expect-re", re: new RegExp(value), text: value };
       } catch (err) {
         // V8 repeats the whole pattern ("/.../: Unterminated group"): keep the reason.
-        const why = err instanceof Error
-          ? err.message.replace(/^Invalid regular expression: /, "").replace(
-            /^\/[\s\S]*\/[a-z]*: /,
-            "",
-          )
-          : "";
+        // new RegExp throws only SyntaxError.
+        const why = (err as SyntaxError).message.replace(/^Invalid regular expression: /, "")
+          .replace(/^\/[\s\S]*\/[a-z]*: /, "");
         throw new UsageError(`invalid ${flag} ${quoteValue(value)}: ${why}`);
       }
     }

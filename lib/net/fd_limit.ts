@@ -42,12 +42,9 @@ export interface ReadFdLimitOptions {
   path?: string;
 }
 
+// query() throws only for an unknown permission name, never for these two.
 async function granted(descriptor: Deno.PermissionDescriptor): Promise<boolean> {
-  try {
-    return (await Deno.permissions.query(descriptor)).state === "granted";
-  } catch {
-    return false;
-  }
+  return (await Deno.permissions.query(descriptor)).state === "granted";
 }
 
 /**

@@ -32,23 +32,50 @@ export interface MatchOptions {
   deadline: number;
 }
 
-/** The worker's body, sent as source text: it must not use this module's scope. */
-function matcherWorkerMain(): void {
-  const scope = globalThis as unknown as {
-    onmessage: ((event: MessageEvent) => void) | null;
-    postMessage(message: unknown): void;
-  };
+/** The part of a worker's global scope the matcher's thread uses. */
+export interface MatcherScope {
+  /** Receives `{id, source, flags, text}` requests. */
+  onmessage: ((event: MessageEvent) => void) | null;
+  /** Sends `{id, end}` back: the offset past the first match, -1 for none, or `"timeout"`. */
+  postMessage(message: unknown): void;
+}
+
+/**
+ * The matcher thread's body: answers each request on `scope` with the end of
+ * the first match (`"timeout"` when the match threw: the backtracking stack
+ * overflowed). It is sent to the worker as source text, so it must not use
+ * this module's scope; the expression is compiled once, on the first request.
+ *
+ * @example Serve requests on a stand-in scope
+ * ```ts
+ * import { type MatcherScope, serveMatcher } from "./regex_matcher.ts";
+ * const scope: MatcherScope = { onmessage: null, postMessage: (m) => console.log(m) };
+ * serveMatcher(scope);
+ * scope.onmessage?.(new MessageEvent("message", {
+ *   data: { id: 1, source: "PONG", flags: "", text: "+PONG" },
+ * })); // { id: 1, end: 5 }
+ * ```
+ */
+export function serveMatcher(scope: MatcherScope): void {
   let re: RegExp | null = null;
   scope.onmessage = (event) => {
     const data = event.data as { id: number; source: string; flags: string; text: string };
     re ??= new RegExp(data.source, data.flags);
     re.lastIndex = 0;
-    const found = re.exec(data.text);
-    scope.postMessage({ id: data.id, end: found === null ? -1 : found.index + found[0].length });
+    let end: number | "timeout";
+    try {
+      const found = re.exec(data.text);
+      end = found === null ? -1 : found.index + found[0].length;
+    } catch {
+      // A long text can overflow the backtracking stack (RangeError): too
+      // much backtracking, as a match stopped at its deadline.
+      end = "timeout";
+    }
+    scope.postMessage({ id: data.id, end });
   };
 }
 
-const WORKER_SOURCE = `(${matcherWorkerMain.toString()})();`;
+const WORKER_SOURCE = `(${serveMatcher.toString()})(globalThis);`;
 
 interface Request {
   id: number;
@@ -164,14 +191,15 @@ export class RegexMatcher {
       } finally {
         URL.revokeObjectURL(url);
       }
-      this.#worker.onmessage = (event: MessageEvent<{ id: number; end: number }>) => {
+      this.#worker.onmessage = (event: MessageEvent<{ id: number; end: MatchEnd }>) => {
         const current = this.#running;
         if (current === null || current.id !== event.data.id) return;
         this.#settle(current, event.data.end);
         this.#pump();
       };
       this.#worker.onerror = (event: ErrorEvent) => {
-        // Cannot happen for a checked expression; never leave a match hanging.
+        // serveMatcher catches what the match throws: only the thread itself
+        // can fail here (e.g. out of memory). Never leave a match hanging.
         event.preventDefault();
         this.#terminate();
         this.#pump();

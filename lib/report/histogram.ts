@@ -40,11 +40,9 @@ export interface HistogramSummary {
 /** floor(log2(v)) for a positive safe integer, exact also above 2^32. */
 function log2Floor(value: number): number {
   if (value < 0x1_0000_0000) return 31 - Math.clz32(value);
-  let exponent = Math.floor(Math.log2(value));
-  // Math.log2 may round up just below a power of two: correct by one step.
-  if (2 ** exponent > value) exponent -= 1;
-  else if (2 ** (exponent + 1) <= value) exponent += 1;
-  return exponent;
+  // Math.log2 rounds up just below a power of two (2^49 - 1 gives 49): use
+  // clz32 on the high 32 bits instead, exact because dividing by 2^32 is.
+  return 63 - Math.clz32(Math.floor(value / 0x1_0000_0000));
 }
 
 /**
@@ -116,7 +114,8 @@ export class Histogram {
     const value = Math.min(Math.max(0, Math.round(valueUs)), Number.MAX_SAFE_INTEGER);
     const index = this.#index(value);
     while (this.#counts.length <= index) this.#counts.push(0);
-    this.#counts[index] = (this.#counts[index] ?? 0) + times;
+    // The loop above made the slot: it is a number.
+    this.#counts[index]! += times;
     this.#count += times;
     this.#sum += value * times;
     if (value < this.#min) this.#min = value;
@@ -138,8 +137,8 @@ export class Histogram {
     const counts = other.#counts;
     while (this.#counts.length < counts.length) this.#counts.push(0);
     for (let i = 0; i < counts.length; i++) {
-      const n = counts[i] ?? 0;
-      if (n !== 0) this.#counts[i] = (this.#counts[i] ?? 0) + n;
+      // Both arrays reach index i (this one was grown above).
+      this.#counts[i]! += counts[i]!;
     }
     this.#count += other.#count;
     this.#sum += other.#sum;
@@ -161,8 +160,9 @@ export class Histogram {
     // The rank of the value, 1-based: the smallest value with at least this many at or below it.
     const rank = Math.max(1, Math.ceil((percent / 100) * this.#count));
     let seen = 0;
-    for (let i = 0; i < this.#counts.length; i++) {
-      seen += this.#counts[i] ?? 0;
+    // The last bucket holds the maximum: a rank that reaches it is the exact maximum.
+    for (let i = 0; i < this.#counts.length - 1; i++) {
+      seen += this.#counts[i]!;
       if (seen >= rank) return Math.max(this.#min, Math.min(this.#highest(i), this.#max));
     }
     return this.#max;
