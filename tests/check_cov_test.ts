@@ -7,39 +7,16 @@
  */
 
 import assert from "node:assert/strict";
-import { runCheck } from "../lib/cli/check.ts";
 import { planPing, runPing } from "../lib/cli/ping.ts";
 import { UsageError } from "../lib/errors.ts";
 import { collectingContext } from "./peers/context.ts";
+import { checkTcp, tcpcCheck } from "./peers/check.ts";
 import { freePort, startBuiltin, startHanging } from "./peers/servers.ts";
 import { startMicrosocks } from "./peers/proxies.ts";
 import { promtool } from "./peers/data.ts";
 import { makeTlsFixtures, startOpensslServer } from "./peers/tls.ts";
 import { canKillSockets, startResetter } from "./peers/faulty.ts";
 import { runCliIsolated, skipWithoutNetns } from "./peers/netns.ts";
-
-const CHECK_TCP = "/usr/lib/nagios/plugins/check_tcp";
-
-/** Runs the real check_tcp: its exit code and its one line. */
-async function checkTcp(args: string[]): Promise<{ code: number; line: string }> {
-  const { code, stdout } = await new Deno.Command(CHECK_TCP, {
-    args,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "null",
-  }).output();
-  return { code, line: new TextDecoder().decode(stdout).trimEnd() };
-}
-
-/** Runs tcpc check in this process: its exit code and its lines. */
-async function tcpcCheck(
-  args: string[],
-  signal?: AbortSignal,
-): Promise<{ code: number; line: string }> {
-  const { ctx, out } = collectingContext(signal);
-  const code = await runCheck(args, ctx);
-  return { code, line: out.join("\n") };
-}
 
 Deno.test("runCheck() gives UNKNOWN (3) for more usage errors", async () => {
   const table: [string[], string][] = [

@@ -1,28 +1,7 @@
 import assert from "node:assert/strict";
-import { runCheck } from "../lib/cli/check.ts";
-import { collectingContext } from "./peers/context.ts";
+import { checkTcp, tcpcCheck } from "./peers/check.ts";
 import { freePort, startHanging, startRedis } from "./peers/servers.ts";
 import { type ScriptAction, startScripted } from "./peers/scripted.ts";
-
-const CHECK_TCP = "/usr/lib/nagios/plugins/check_tcp";
-
-/** Runs the real check_tcp: its exit code and its one line. */
-async function checkTcp(args: string[]): Promise<{ code: number; line: string }> {
-  const { code, stdout } = await new Deno.Command(CHECK_TCP, {
-    args,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "null",
-  }).output();
-  return { code, line: new TextDecoder().decode(stdout).trimEnd() };
-}
-
-/** Runs tcpc check in this process: its exit code and its lines. */
-async function tcpcCheck(args: string[]): Promise<{ code: number; line: string }> {
-  const { ctx, out } = collectingContext();
-  const code = await runCheck(args, ctx);
-  return { code, line: out.join("\n") };
-}
 
 /** Numbers differ from run to run; the shape must not. Our extra perfdata (tls, steps) goes. */
 const mask = (line: string) =>

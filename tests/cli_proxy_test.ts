@@ -20,8 +20,8 @@ import {
   startSocks4a,
   startTinyproxy,
 } from "./peers/proxies.ts";
-import { freePort, type Peer, startBuiltin, startProcess } from "./peers/servers.ts";
-import { makeTlsFixtures, startSocatTls } from "./peers/tls.ts";
+import { freePort, type Peer, startBuiltin } from "./peers/servers.ts";
+import { makeTlsFixtures, startOpensslServer, startSocatTls } from "./peers/tls.ts";
 import { randomBytes, sha256 } from "./peers/data.ts";
 
 /** The one JSON record on stdout. */
@@ -247,23 +247,11 @@ Deno.test("tcpc target refused via each proxy exits 1 naming the proxy", async (
 Deno.test("tcpc --tls through SOCKS5 and HTTP CONNECT sends SNI = the target name", async (t) => {
   await using fx = await makeTlsFixtures();
   // s_server answers with the wrong-name certificate unless SNI is "localhost".
-  const server: Peer = await startProcess("openssl", (port) => [
-    "s_server",
-    "-accept",
-    `127.0.0.1:${port}`,
-    "-cert",
-    fx.wrongName.cert,
-    "-key",
-    fx.wrongName.key,
-    "-servername",
-    "localhost",
-    "-cert2",
-    fx.good.cert,
-    "-key2",
-    fx.good.key,
-    "-www",
-    "-quiet",
-  ]);
+  const server: Peer = await startOpensslServer({
+    cert: fx.wrongName.cert,
+    key: fx.wrongName.key,
+    sni: { name: "localhost", cert: fx.good.cert, key: fx.good.key },
+  });
   await using _server = server;
   for (const [scheme, start] of [["socks5", startDanted], ["http", startTinyproxy]] as const) {
     await t.step(scheme, async () => {

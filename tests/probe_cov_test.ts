@@ -19,7 +19,8 @@ import {
 import { UsageError } from "../lib/errors.ts";
 import type { ProbeRecord } from "../lib/report/probe_table.ts";
 import { collectingContext } from "./peers/context.ts";
-import { cleanStderr, runCli } from "./peers/cli.ts";
+import { REPO, runCli } from "./peers/cli.ts";
+import { probeRecords } from "./peers/probe.ts";
 import { freePort, startBuiltin, startHanging } from "./peers/servers.ts";
 import {
   canKillSockets,
@@ -29,12 +30,6 @@ import {
   startSender,
 } from "./peers/faulty.ts";
 import { runCliIsolated, skipWithoutNetns } from "./peers/netns.ts";
-
-const REPO = new URL("..", import.meta.url).pathname;
-
-function records(lines: string[]): ProbeRecord[] {
-  return lines.map((l) => JSON.parse(l));
-}
 
 Deno.test("planProbe() refuses a zero timeout, a bad format and flags that need others", async () => {
   const cases: [string[], string][] = [
@@ -77,31 +72,19 @@ Deno.test({
   },
 });
 
-const RECORD: ProbeRecord = {
-  target: "127.0.0.1:9",
-  host: "127.0.0.1",
-  port: 9,
-  address: "127.0.0.1:9",
-  state: "timeout",
-  timings: {
-    resolveMs: 0,
-    connectMs: null,
-    proxyMs: null,
-    tlsMs: null,
-    firstByteMs: null,
-    totalMs: 2000,
-  },
-  bytesSent: 0,
-  bytesReceived: 0,
-  reply: null,
-  step: null,
-  received: null,
-  tls: null,
-  proxy: null,
-  error: null,
-};
+/** The record of a real connect timeout to 127.0.0.1 (a full backlog). */
+async function timeoutRecord(): Promise<ProbeRecord> {
+  await using hanging = await startHanging();
+  await hanging.fill();
+  const { ctx, out } = collectingContext();
+  await runProbe([`127.0.0.1:${hanging.port}`, "-w", "300ms", "--json"], ctx);
+  const [record] = probeRecords(out.join("\n"));
+  assert.equal(record?.state, "timeout");
+  return record!;
+}
 
-Deno.test("probeMetrics() puts a timeout in the connect or the dialog phase, and the family", () => {
+Deno.test("probeMetrics() puts a timeout in the connect or the dialog phase, and the family", async () => {
+  const RECORD = await timeoutRecord();
   const connect = probeMetrics(RECORD, false);
   assert.deepEqual(connect.failure, { phase: "connect", reason: "timeout", step: null });
   assert.equal(connect.ipProtocol, 4);
@@ -132,20 +115,11 @@ Deno.test("tcpc probe lowers -c to the file descriptor limit and caps --workers,
   try {
     const target = `127.0.0.1:${Array(10).fill(server.port).join(",")}`;
     // -A: the limit is read from /proc/self/limits.
-    const { code, stdout, stderr } = await new Deno.Command("sh", {
-      args: [
-        "-c",
-        'ulimit -n 64 && exec "$0" run -A main.ts probe "$1" --workers 16 --json',
-        Deno.execPath(),
-        target,
-      ],
-      cwd: REPO,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const err = cleanStderr(new TextDecoder().decode(stderr));
-    const found = records(new TextDecoder().decode(stdout).trim().split("\n"));
+    const { code, out, err } = await runCli(["probe", target, "--workers", "16", "--json"], {
+      fdLimit: 64,
+      permissions: ["-A"],
+    });
+    const found = probeRecords(out);
     assert.deepEqual(found.map((r) => r.state), Array(10).fill("open"), err);
     assert.equal(code, 0, err);
     assert.match(err, /-c 256 exceeds the file descriptor limit \(ulimit -n 64\): using 1\n/);
@@ -163,24 +137,15 @@ Deno.test("tcpc probe of a large run without --workers stays on one thread when 
   try {
     // 4,096 targets or more: worker threads by default (2 on this machine's 2 cores).
     const target = `127.0.0.1:${Array(4100).fill(server.port).join(",")}`;
-    const { code, stdout, stderr } = await new Deno.Command("sh", {
-      args: [
-        "-c",
-        'ulimit -n 44 && exec "$0" run -A main.ts probe "$1" -c 8 --json',
-        Deno.execPath(),
-        target,
-      ],
-      cwd: REPO,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const err = cleanStderr(new TextDecoder().decode(stderr));
+    const { code, out, err } = await runCli(["probe", target, "-c", "8", "--json"], {
+      fdLimit: 44,
+      permissions: ["-A"],
+    });
     assert.match(
       err,
       /^\[tcpc \(\d+\)\] \d workers need about \d+ free file descriptors, \d+ are free \(ulimit -n 44\): using this thread only$/m,
     );
-    const found = records(new TextDecoder().decode(stdout).trim().split("\n"));
+    const found = probeRecords(out);
     assert.equal(found.length, 4100, err);
     assert.ok(found.every((r) => r.state === "open"), err);
     assert.equal(code, 0, err);
@@ -233,7 +198,7 @@ Deno.test("tcpc probe on worker threads reports a target the sandbox refuses, ex
       r.err,
       /^tcpc: connect "127\.0\.0\.1:1": denied by the permission sandbox: run with --allow-net or -P$/m,
     );
-    const found = records(r.out.trim().split("\n"));
+    const found = probeRecords(r.out);
     assert.deepEqual(found.map((f) => [f.port, f.state, f.error?.kind ?? null]), [
       [server.port, "open", null],
       [1, "error", "denied"],
@@ -247,20 +212,11 @@ Deno.test("tcpc probe on worker threads under a low ulimit warns of EMFILE once 
   const server = await startBuiltin("echo");
   try {
     const target = `127.0.0.1:${Array(3000).fill(server.port).join(",")}`;
-    const { code, stdout, stderr } = await new Deno.Command("sh", {
-      args: [
-        "-c",
-        'ulimit -n 100 && exec "$0" run -P main.ts probe "$1" --workers 2 --json -c 1000',
-        Deno.execPath(),
-        target,
-      ],
-      cwd: REPO,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const err = cleanStderr(new TextDecoder().decode(stderr));
-    const found = records(new TextDecoder().decode(stdout).trim().split("\n"));
+    const { code, out, err } = await runCli(
+      ["probe", target, "--workers", "2", "--json", "-c", "1000"],
+      { fdLimit: 100 },
+    );
+    const found = probeRecords(out);
     assert.equal(found.length, 3000, err);
     assert.ok(found.every((r) => r.state === "open"), err);
     assert.equal(code, 0, err);
@@ -337,7 +293,7 @@ Deno.test({
       },
     );
     // One thread's output: the records of both targets in one batch.
-    const found = records(out.join("\n").trim().split("\n"));
+    const found = probeRecords(out.join("\n"));
     assert.deepEqual(found.map((r) => [r.target, r.state, r.error?.kind]), [
       ["[::1]:1", "error", "denied"],
       ["[::1]:2", "error", "denied"],
@@ -370,7 +326,7 @@ Deno.test("runProbe() --expect gives up after 64 KiB without a match", async () 
   const { ctx, out } = collectingContext();
   const code = await runProbe([`127.0.0.1:${flooder.port}`, "--expect", "ZZZ", "--json"], ctx);
   assert.equal(code, 6);
-  const [record] = records(out);
+  const [record] = probeRecords(out.join("\n"));
   assert.equal(record?.state, "mismatch");
   assert.match(
     record?.error?.message ?? "",
@@ -387,7 +343,7 @@ Deno.test("runProbe() --expect-re waits for a slow match after the peer closed",
     ctx,
   );
   assert.equal(code, 6);
-  const [record] = records(out);
+  const [record] = probeRecords(out.join("\n"));
   assert.equal(record?.state, "mismatch");
   assert.match(
     record?.error?.message ?? "",
@@ -409,7 +365,7 @@ Deno.test("runProbe() names a reset that cut an expected reply short", async (t)
   );
   // What came before the reset did not match: a mismatch, exit 6.
   assert.equal(code, 6);
-  const [record] = records(out);
+  const [record] = probeRecords(out.join("\n"));
   assert.equal(record?.state, "mismatch");
   assert.equal(record?.step, 2);
   assert.equal(
@@ -432,7 +388,7 @@ Deno.test("tcpc probe --workers stays on this thread when a host does not resolv
   ]);
   assert.equal(r.code, 1, r.err);
   assert.match(r.err, /, 1 thread, /);
-  const found = records(r.out.trim().split("\n"));
+  const found = probeRecords(r.out);
   assert.deepEqual(found.map((f) => [f.target, f.state]), [
     ["nosuchhost:80", "dns-error"],
     ["127.0.0.1:9", "closed"],
@@ -543,7 +499,7 @@ Deno.test("runProbe() names a send the peer closed before, after a regex matched
     ctx,
   );
   assert.equal(code, 6);
-  const [record] = records(out);
+  const [record] = probeRecords(out.join("\n"));
   assert.equal(record?.state, "mismatch");
   assert.equal(record?.step, 2);
   assert.equal(

@@ -4,13 +4,9 @@ import { freePort, startBuiltin, startHanging, startRedis } from "./peers/server
 import { LISTEN_2500, runInNetns, skipWithoutNetns } from "./peers/netns.ts";
 import { planProbe } from "../lib/cli/probe.ts";
 import { UsageError } from "../lib/errors.ts";
-import type { ProbeRecord } from "../lib/report/probe_table.ts";
+import { probeRecords } from "./peers/probe.ts";
 
 const REPO = new URL("..", import.meta.url).pathname;
-
-function records(out: string): ProbeRecord[] {
-  return out.trim().split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
-}
 
 Deno.test("planProbe() expands targets and validates flags before any socket", async () => {
   const plan = await planProbe(["127.0.0.1:80-82", "[::1]:443", "localhost:7,9", "-c", "10"]);
@@ -52,7 +48,7 @@ Deno.test("tcpc probe reports open, closed and timeout for a mix of ports", asyn
     const targets = `127.0.0.1:${listening.port},${closed},${hanging.port}`;
     const result = await runCli(["probe", targets, "-w", "500ms", "--json"]);
     assert.equal(result.code, 1, result.err);
-    const found = records(result.out);
+    const found = probeRecords(result.out);
     assert.deepEqual(found.map((r) => [r.port, r.state]), [
       [listening.port, "open"],
       [closed, "closed"],
@@ -106,7 +102,7 @@ Deno.test("tcpc probe --send/--expect checks redis PING -> +PONG, and reports a 
       "--json",
     ]);
     assert.equal(ok.code, 0, ok.err);
-    const [good] = records(ok.out);
+    const [good] = probeRecords(ok.out);
     assert.equal(good?.state, "open");
     assert.equal(good?.reply, "+PONG\\r\\n");
     assert.equal(good?.bytesSent, 6);
@@ -127,7 +123,7 @@ Deno.test("tcpc probe --send/--expect checks redis PING -> +PONG, and reports a 
       "--json",
     ]);
     assert.equal(bad.code, 6, bad.out + bad.err);
-    const [mismatch] = records(bad.out);
+    const [mismatch] = probeRecords(bad.out);
     assert.equal(mismatch?.state, "mismatch");
     assert.equal(mismatch?.error?.kind, "verify");
     assert.match(
@@ -153,8 +149,8 @@ Deno.test("tcpc probe exits 1, not 6, when a mismatch comes with a closed port",
       "--json",
     ]);
     assert.equal(result.code, 1);
-    assert.deepEqual(records(result.out).map((r) => r.state), ["mismatch", "closed"]);
-    assert.match(records(result.out)[0]?.error?.message ?? "", /got nothing within 300ms/);
+    assert.deepEqual(probeRecords(result.out).map((r) => r.state), ["mismatch", "closed"]);
+    assert.match(probeRecords(result.out)[0]?.error?.message ?? "", /got nothing within 300ms/);
   } finally {
     await silent.stop();
   }
@@ -167,7 +163,7 @@ Deno.test("tcpc probe -f reads targets from a file and rejects bad input with ex
     await Deno.writeTextFile(path, `# local services\n127.0.0.1:${server.port}\n\n`);
     const result = await runCli(["probe", "-f", path, "--json"]);
     assert.equal(result.code, 0, result.err);
-    assert.equal(records(result.out)[0]?.state, "open");
+    assert.equal(probeRecords(result.out)[0]?.state, "open");
 
     const bad = await runCli(["probe", "127.0.0.1:99999"]);
     assert.equal(bad.code, 2);
@@ -225,7 +221,7 @@ Deno.test("tcpc probe with ulimit -n 64 lowers its concurrency on EMFILE and fin
     });
     const { code, stdout, stderr } = await child.output();
     const err = new TextDecoder().decode(stderr);
-    const found = records(new TextDecoder().decode(stdout));
+    const found = probeRecords(new TextDecoder().decode(stdout));
     assert.equal(found.length, count, err);
     assert.deepEqual(new Set(found.map((r) => r.state)), new Set(["open"]), err);
     assert.equal(code, 0, err);
@@ -253,7 +249,7 @@ Deno.test("tcpc probe sweeps a port range inside a private network namespace", a
     "exit $code",
   ].join("\n");
   const result = await runInNetns("sh", ["-c", script, Deno.execPath()], { cwd: REPO });
-  const found = records(result.out);
+  const found = probeRecords(result.out);
   assert.equal(found.length, 20000, result.err);
   assert.deepEqual(found.map((r) => r.port), Array.from({ length: 20000 }, (_, i) => i + 1));
   const open = found.filter((r) => r.state === "open").map((r) => r.port);
@@ -310,7 +306,7 @@ Deno.test("tcpc probe --expect-re with catastrophic backtracking ends at -w with
       { killAfterMs: 30_000 },
     );
     assert.equal(result.code, 6, result.err);
-    const [record] = records(result.out);
+    const [record] = probeRecords(result.out);
     assert.equal(record?.state, "mismatch");
     assert.equal(record?.error?.kind, "verify");
     assert.match(
@@ -338,7 +334,7 @@ Deno.test("tcpc probe --expect-re still matches replies that end with the peer's
       "--json",
     ]);
     assert.equal(result.code, 0, result.out + result.err);
-    assert.deepEqual(records(result.out).map((r) => r.state), ["open", "open"]);
+    assert.deepEqual(probeRecords(result.out).map((r) => r.state), ["open", "open"]);
   } finally {
     await quick.stop();
     await peer.stop();
@@ -369,21 +365,11 @@ Deno.test("tcpc probe --workers 16 under ulimit -n 64 uses fewer workers instead
   const server = await startBuiltin("echo");
   try {
     const target = `127.0.0.1:${Array(40).fill(server.port).join(",")}`;
-    const { code, stdout, stderr } = await new Deno.Command("sh", {
-      args: [
-        "-c",
-        'ulimit -n 64 && exec "$0" run -P main.ts probe "$1" --workers 16 --json',
-        Deno.execPath(),
-        target,
-      ],
-      cwd: REPO,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const err = new TextDecoder().decode(stderr);
+    const { code, out, err } = await runCli(["probe", target, "--workers", "16", "--json"], {
+      fdLimit: 64,
+    });
     assert.doesNotMatch(err, /panicked/);
-    const found = records(new TextDecoder().decode(stdout));
+    const found = probeRecords(out);
     assert.equal(found.length, 40, err);
     assert.deepEqual(new Set(found.map((r) => r.state)), new Set(["open"]), err);
     assert.equal(code, 0, err);

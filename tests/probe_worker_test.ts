@@ -5,12 +5,9 @@ import { LISTEN_2500, runInNetns, skipWithoutNetns } from "./peers/netns.ts";
 import { planProbe } from "../lib/cli/probe.ts";
 import { UsageError } from "../lib/errors.ts";
 import type { ProbeRecord } from "../lib/report/probe_table.ts";
+import { probeRecords } from "./peers/probe.ts";
 
 const REPO = new URL("..", import.meta.url).pathname;
-
-function records(out: string): ProbeRecord[] {
-  return out.trim().split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
-}
 
 /** A record without its timings (which differ from run to run). */
 function shape(record: ProbeRecord): unknown {
@@ -50,8 +47,8 @@ Deno.test("tcpc probe gives the same records in target order on worker threads a
     });
     assert.equal(result.code, 1, result.err);
     const [, one = "", three = "", table = ""] = result.out.split(/^== \w+\n/m);
-    const single = records(one);
-    const threaded = records(three);
+    const single = probeRecords(one);
+    const threaded = probeRecords(three);
     assert.equal(threaded.length, 3000, result.err);
     assert.deepEqual(threaded.map((r) => r.port), Array.from({ length: 3000 }, (_, i) => i + 1));
     assert.deepEqual(threaded.map(shape), single.map(shape));
@@ -86,7 +83,7 @@ Deno.test("tcpc probe keeps --send/--expect on one thread even with --workers", 
     ]);
     assert.equal(result.code, 0, result.err);
     assert.match(result.err, /200 targets, .* 1 thread,/);
-    const found = records(result.out);
+    const found = probeRecords(result.out);
     assert.equal(found.length, count);
     for (const record of found) {
       assert.equal(record.state, "open");
@@ -106,20 +103,11 @@ Deno.test("tcpc probe on worker threads with ulimit -n 64 finishes every target"
     await hanging.fill();
     const count = 300;
     const target = `127.0.0.1:${Array(count).fill(hanging.port).join(",")}`;
-    const { code, stdout, stderr } = await new Deno.Command("sh", {
-      args: [
-        "-c",
-        'ulimit -n 64 && exec "$0" run -P main.ts probe "$1" -c 200 -w 300ms --json --workers 2 -v',
-        Deno.execPath(),
-        target,
-      ],
-      cwd: REPO,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const err = new TextDecoder().decode(stderr);
-    const found = records(new TextDecoder().decode(stdout));
+    const { code, out, err } = await runCli(
+      ["probe", target, "-c", "200", "-w", "300ms", "--json", "--workers", "2", "-v"],
+      { fdLimit: 64 },
+    );
+    const found = probeRecords(out);
     assert.equal(found.length, count, err);
     assert.match(err, /300 targets, .* 2 threads,/);
     assert.deepEqual(new Set(found.map((r) => r.state)), new Set(["timeout"]), err);

@@ -1,20 +1,9 @@
 import assert from "node:assert/strict";
 import { escapeLabelValue, type ProbeMetrics, renderPrometheus } from "../lib/report/prometheus.ts";
 import { promtool } from "./peers/data.ts";
+import { OPEN_METRICS } from "./peers/metrics.ts";
 
-const open: ProbeMetrics = {
-  target: "127.0.0.1:6379",
-  success: true,
-  durationMs: 2.5,
-  resolveMs: 0,
-  connectMs: 0.4,
-  tlsMs: null,
-  firstByteMs: 1.1,
-  ipProtocol: 4,
-  tls: null,
-  failedDueToRegex: false,
-  failure: null,
-};
+const open: ProbeMetrics = OPEN_METRICS;
 const closed: ProbeMetrics = {
   ...open,
   target: "127.0.0.1:9",

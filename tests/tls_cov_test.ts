@@ -7,140 +7,64 @@
  */
 
 import assert from "node:assert/strict";
-import type { Conn } from "../lib/net/conn.ts";
-import { TcpConn } from "../lib/net/tcp_conn.ts";
-import { TlsError, tlsLayer, type TlsLayerOptions } from "../lib/net/tls.ts";
+import { TlsError, tlsLayer } from "../lib/net/tls.ts";
 import { type ScriptAction, startScripted } from "./peers/scripted.ts";
-import { type Peer, startProcess } from "./peers/servers.ts";
-import { makeTlsFixtures, startOpensslServer } from "./peers/tls.ts";
+import type { Peer } from "./peers/servers.ts";
+import { ecKey, makeTlsFixtures, openssl, startOpensslServer } from "./peers/tls.ts";
+import { tlsDialer } from "./peers/tls_dial.ts";
 
 const fx = await makeTlsFixtures();
 globalThis.addEventListener("unload", () => Deno.removeSync(fx.dir, { recursive: true }));
 
 const encoder = new TextEncoder();
 
-async function tcp(port: number): Promise<TcpConn> {
-  return new TcpConn(await Deno.connect({ hostname: "127.0.0.1", port }));
-}
+const { tcp, dial, dialError } = tlsDialer(fx.ca.certPem);
 
-/** TCP connect then the TLS layer, trusting the test CA unless told otherwise. */
-async function dial(port: number, options: Partial<TlsLayerOptions> = {}): Promise<Conn> {
-  return tlsLayer(await tcp(port), {
-    address: `localhost:${port}`,
-    servername: "localhost",
-    ca: [fx.ca.certPem],
-    signal: AbortSignal.timeout(20_000),
-    ...options,
-  });
-}
-
-/** The TlsError a dial fails with. */
-async function dialError(port: number, options: Partial<TlsLayerOptions> = {}): Promise<TlsError> {
-  try {
-    const conn = await dial(port, options);
-    conn.close();
-  } catch (err) {
-    assert.ok(err instanceof TlsError, `expected a TlsError, got ${err}`);
-    assert.equal(err.kind, "tls");
-    return err;
-  }
-  throw new Error("the dial succeeded");
-}
-
-async function openssl(args: string[]): Promise<void> {
-  const { code, stderr } = await new Deno.Command("openssl", {
-    args,
-    cwd: fx.dir,
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  if (code !== 0) throw new Error(new TextDecoder().decode(stderr));
-}
-
-async function ecKey(name: string): Promise<void> {
+/** A leaf `name` signed by the test CA with the extensions `ext`, in fx.dir. */
+async function caSigned(
+  name: string,
+  options: { subj: string; ext: string; serial: string },
+): Promise<void> {
+  await ecKey(`${name}.key`, fx.dir);
+  const csr = ["req", "-new", "-key", `${name}.key`, "-subj", options.subj, "-out", `${name}.csr`];
+  await openssl(csr, fx.dir);
+  await Deno.writeTextFile(`${fx.dir}/${name}.ext`, options.ext);
   await openssl([
-    "genpkey",
-    "-algorithm",
-    "EC",
-    "-pkeyopt",
-    "ec_paramgen_curve:P-256",
+    "x509",
+    "-req",
+    "-in",
+    `${name}.csr`,
+    "-CA",
+    "ca.pem",
+    "-CAkey",
+    "ca.key",
+    "-set_serial",
+    options.serial,
+    "-days",
+    "30",
+    "-extfile",
+    `${name}.ext`,
     "-out",
-    name,
-  ]);
+    `${name}.pem`,
+  ], fx.dir);
 }
 
 // A localhost leaf signed by the test CA for client authentication only (no
 // serverAuth): fine by chain, date and name, yet the runtime refuses its purpose.
-await ecKey("clientonly.key");
-await openssl([
-  "req",
-  "-new",
-  "-key",
-  "clientonly.key",
-  "-subj",
-  "/CN=localhost",
-  "-out",
-  "clientonly.csr",
-]);
-await Deno.writeTextFile(
-  `${fx.dir}/clientonly.ext`,
-  "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n" +
+await caSigned("clientonly", {
+  subj: "/CN=localhost",
+  ext: "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n" +
     "extendedKeyUsage=clientAuth\nsubjectAltName=DNS:localhost\n",
-);
-await openssl([
-  "x509",
-  "-req",
-  "-in",
-  "clientonly.csr",
-  "-CA",
-  "ca.pem",
-  "-CAkey",
-  "ca.key",
-  "-set_serial",
-  "78",
-  "-days",
-  "30",
-  "-extfile",
-  "clientonly.ext",
-  "-out",
-  "clientonly.pem",
-]);
+  serial: "78",
+});
 
 // A leaf signed by the test CA with neither a CN nor a subjectAltName.
-await ecKey("nameless.key");
-await openssl([
-  "req",
-  "-new",
-  "-key",
-  "nameless.key",
-  "-subj",
-  "/O=tcpc nameless",
-  "-out",
-  "nameless.csr",
-]);
-await Deno.writeTextFile(
-  `${fx.dir}/nameless.ext`,
-  "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
-);
-await openssl([
-  "x509",
-  "-req",
-  "-in",
-  "nameless.csr",
-  "-CA",
-  "ca.pem",
-  "-CAkey",
-  "ca.key",
-  "-set_serial",
-  "77",
-  "-days",
-  "30",
-  "-extfile",
-  "nameless.ext",
-  "-out",
-  "nameless.pem",
-]);
+await caSigned("nameless", {
+  subj: "/O=tcpc nameless",
+  ext:
+    "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
+  serial: "77",
+});
 
 Deno.test("tlsLayer() aborted while node:tls is still loading closes the conn", async () => {
   // The first use in this process: node:tls is imported lazily, and the abort
@@ -362,24 +286,11 @@ Deno.test("tlsLayer() conn: a write after close is a plain BadResource, not a Tl
 });
 
 Deno.test("tlsLayer() says the server does not know our SNI name (openssl -servername_fatal)", async () => {
-  await using peer = await startProcess("openssl", (port) => [
-    "s_server",
-    "-accept",
-    `127.0.0.1:${port}`,
-    "-cert",
-    fx.wrongName.cert,
-    "-key",
-    fx.wrongName.key,
-    "-servername",
-    "wrong.example",
-    "-cert2",
-    fx.wrongName.cert,
-    "-key2",
-    fx.wrongName.key,
-    "-servername_fatal",
-    "-www",
-    "-quiet",
-  ]);
+  await using peer = await startOpensslServer({
+    cert: fx.wrongName.cert,
+    key: fx.wrongName.key,
+    sni: { name: "wrong.example", cert: fx.wrongName.cert, key: fx.wrongName.key, fatal: true },
+  });
   const err = await dialError(peer.port);
   assert.match(
     err.message,

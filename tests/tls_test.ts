@@ -3,7 +3,7 @@ import { createHash, X509Certificate } from "node:crypto";
 import { NetError } from "../lib/errors.ts";
 import type { Conn } from "../lib/net/conn.ts";
 import { startTls } from "../lib/net/starttls.ts";
-import { TcpConn } from "../lib/net/tcp_conn.ts";
+import { tlsDialer } from "./peers/tls_dial.ts";
 import { TlsError, tlsLayer, type TlsLayerOptions } from "../lib/net/tls.ts";
 import {
   makeTlsFixtures,
@@ -20,34 +20,7 @@ globalThis.addEventListener("unload", () => Deno.removeSync(fx.dir, { recursive:
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-async function tcp(port: number): Promise<TcpConn> {
-  return new TcpConn(await Deno.connect({ hostname: "127.0.0.1", port }));
-}
-
-/** TCP connect then the TLS layer, trusting the test CA unless told otherwise. */
-async function dial(port: number, options: Partial<TlsLayerOptions> = {}): Promise<Conn> {
-  return tlsLayer(await tcp(port), {
-    address: `localhost:${port}`,
-    servername: "localhost",
-    ca: [fx.ca.certPem],
-    signal: AbortSignal.timeout(20_000),
-    ...options,
-  });
-}
-
-/** The TlsError a dial fails with. */
-async function dialError(port: number, options: Partial<TlsLayerOptions> = {}): Promise<TlsError> {
-  try {
-    const conn = await dial(port, options);
-    conn.close();
-  } catch (err) {
-    assert.ok(err instanceof TlsError, `expected a TlsError, got ${err}`);
-    assert.equal(err.kind, "tls");
-    assert.equal(err.op, "tls");
-    return err;
-  }
-  throw new Error("the dial succeeded");
-}
+const { tcp, dial, dialError } = tlsDialer(fx.ca.certPem);
 
 async function readUntilEof(conn: Conn, limit = 1 << 20): Promise<string> {
   const buffer = new Uint8Array(65536);

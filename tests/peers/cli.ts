@@ -18,6 +18,8 @@ export interface RunCliOptions {
   permissions?: string[];
   /** Kill the child after this long (a test bug guard, not an assertion). @default {60000} */
   killAfterMs?: number;
+  /** Run under `sh -c "ulimit -n N"`: the child's file descriptor limit. @default {undefined} */
+  fdLimit?: number;
 }
 
 /** What a finished CLI run gave. */
@@ -46,8 +48,12 @@ export function cleanStderr(text: string): string {
  * Spawns the CLI with piped stdio; the caller writes stdin and reads outputs.
  */
 export function spawnCli(args: string[], options: RunCliOptions = {}): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", ...(options.permissions ?? ["-P"]), "main.ts", ...args],
+  const deno = ["run", ...(options.permissions ?? ["-P"]), "main.ts", ...args];
+  const limited = options.fdLimit === undefined
+    ? null
+    : ["-c", `ulimit -n ${options.fdLimit} && exec "$0" "$@"`, Deno.execPath(), ...deno];
+  return new Deno.Command(limited === null ? Deno.execPath() : "sh", {
+    args: limited ?? deno,
     cwd: REPO,
     stdin: options.stdin === undefined ? "null" : "piped",
     stdout: "piped",
