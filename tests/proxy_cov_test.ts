@@ -262,29 +262,23 @@ function httpProxy(reply: string, hold = true): ScriptAction[] {
   ];
 }
 
-Deno.test("proxyLayer() HTTP skips 1xx heads and tunnels after the 200", async () => {
-  await using peer = await startScripted(
-    httpProxy("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n\r\nbanner"),
-  );
-  const conn = await run(peer, { type: "http", targetHost: "127.0.0.1", targetPort: 80 });
-  try {
-    const buffer = new Uint8Array(6);
-    assert.equal(await conn.read(buffer), 6);
-    assert.equal(dec.decode(buffer), "banner");
-  } finally {
-    conn.close();
-  }
-});
-
-Deno.test("proxyLayer() HTTP accepts a head ended by bare newlines (RFC 9112 section 2.2)", async () => {
-  await using peer = await startScripted(httpProxy("HTTP/1.0 200 OK\nVia: x\n\nbanner"));
-  const conn = await run(peer, { type: "http", targetHost: "127.0.0.1", targetPort: 80 });
-  try {
-    const buffer = new Uint8Array(6);
-    assert.equal(await conn.read(buffer), 6);
-    assert.equal(dec.decode(buffer), "banner");
-  } finally {
-    conn.close();
+Deno.test("proxyLayer() HTTP tunnels after the 200 head", async (t) => {
+  const cases: [string, string][] = [
+    ["skipping 1xx heads", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n\r\nbanner"],
+    ["a head ended by bare newlines (RFC 9112 section 2.2)", "HTTP/1.0 200 OK\nVia: x\n\nbanner"],
+  ];
+  for (const [name, reply] of cases) {
+    await t.step(name, async () => {
+      await using peer = await startScripted(httpProxy(reply));
+      const conn = await run(peer, { type: "http", targetHost: "127.0.0.1", targetPort: 80 });
+      try {
+        const buffer = new Uint8Array(6);
+        assert.equal(await conn.read(buffer), 6);
+        assert.equal(dec.decode(buffer), "banner");
+      } finally {
+        conn.close();
+      }
+    });
   }
 });
 
