@@ -232,18 +232,27 @@ nsTest(
   },
 );
 
-/** A peer that accepts and aborts each connection with a reset (SO_LINGER 0). */
-const RESET_PEER = `python3 -c '
-import socket, struct
+/**
+ * A peer on 127.0.0.1:PORT that accepts each connection, waits `delay` seconds,
+ * then aborts it with a reset (SO_LINGER 0).
+ */
+function resetPeer(delay: number): string {
+  return `python3 -c '
+import socket, struct, time
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", ${PORT}))
 s.listen()
 while True:
     c, _ = s.accept()
+    time.sleep(${delay})
     c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     c.close()
 ' >/dev/null 2>&1 &`;
+}
+
+/** A peer that accepts and aborts each connection with a reset at once. */
+const RESET_PEER = resetPeer(0);
 
 /** A peer that listens and never accepts: the kernel completes handshakes, nothing is ever sent. */
 const SILENT_PEER = `python3 -c '
@@ -562,18 +571,7 @@ nsTest(
 );
 
 /** A peer that accepts, waits a little, then aborts each connection with a reset. */
-const LATE_RESET_PEER = `python3 -c '
-import socket, struct, time
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", ${PORT}))
-s.listen()
-while True:
-    c, _ = s.accept()
-    time.sleep(0.3)
-    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    c.close()
-' >/dev/null 2>&1 &`;
+const LATE_RESET_PEER = resetPeer(0.3);
 
 nsTest(
   "why: a reset while listening for the first byte is accepted, then reset (exit 1)",
