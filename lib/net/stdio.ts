@@ -375,6 +375,14 @@ export const RING_SLOTS = {
   SEQ: 3,
   /** Slot: 0 until the loop hands stdin over (RUN), STOP to end. */
   GO: 4,
+  /**
+   * Slot: how the loop waits on SEQ: 0 it does not (it is sending), PATIENT
+   * or EAGER. The worker wakes the loop only while it waits: a wake-up costs
+   * a futex, an eventfd write and an epoll_wait, which a busy loop does not need.
+   */
+  LOOP_WAITING: 5,
+  /** Slot: 1 while the worker waits (or is about to wait) on CONSUMED for room. */
+  WORKER_WAITING: 6,
   /** STATE value: stdin ended. */
   EOF: 1,
   /** STATE value: the read failed (the error is posted). */
@@ -383,8 +391,36 @@ export const RING_SLOTS = {
   RUN: 1,
   /** GO value: the worker stops. */
   STOP: 2,
+  /**
+   * LOOP_WAITING value: the loop waits with a short timeout, so the worker
+   * may gather up to BATCH bytes of full reads before it wakes the loop.
+   */
+  PATIENT: 1,
+  /** LOOP_WAITING value: the loop waits without a timeout: wake it at once. */
+  EAGER: 2,
+  /** Bytes of full reads the worker gathers before it wakes a PATIENT loop. */
+  BATCH: 262144,
 } as const;
-const { WRITTEN, CONSUMED, STATE, SEQ, GO, EOF, FAILED, RUN, STOP } = RING_SLOTS;
+const {
+  WRITTEN,
+  CONSUMED,
+  STATE,
+  SEQ,
+  GO,
+  LOOP_WAITING,
+  WORKER_WAITING,
+  EOF,
+  FAILED,
+  RUN,
+  STOP,
+  PATIENT,
+  EAGER,
+} = RING_SLOTS;
+/**
+ * How long a PATIENT loop waits before it looks at the ring by itself, ms: the
+ * most a full read can sit unsent when the input pauses right after it.
+ */
+const PATIENCE_MS = 1;
 
 /** Options of {@linkcode fillRing}. */
 export interface FillRingOptions {
@@ -445,9 +481,25 @@ export function fillRing(
   const wait = options.wait ??
     ((array: Int32Array, index: number, value: number) => void Atomics.wait(array, index, value));
   const mask = ring.length - 1;
-  const publish = () => {
+  // SEQ moves on every publish, but the loop is woken only while it waits.
+  // Atomics are sequentially consistent: either the loop raised LOOP_WAITING
+  // before our load of it (we see it), or after our SEQ bump, and then its
+  // waitAsync on the old SEQ returns at once ("not-equal"). A read that filled
+  // its buffer (more input is likely at hand) is held back from a PATIENT loop
+  // until BATCH bytes gathered: the loop then sends larger writes and wakes a
+  // quarter as often; its timeout bounds the delay if the input pauses.
+  const PIPE_BYTES = 65536;
+  let gathered = 0;
+  const publish = (urgent: boolean, n: number) => {
     Atomics.add(control, slots.SEQ, 1);
-    Atomics.notify(control, slots.SEQ);
+    gathered += n;
+    const waiting = Atomics.load(control, slots.LOOP_WAITING);
+    if (waiting === 0) {
+      gathered = 0;
+    } else if (urgent || waiting !== slots.PATIENT || gathered >= slots.BATCH) {
+      gathered = 0;
+      Atomics.notify(control, slots.SEQ);
+    }
   };
   options.onReady?.();
   while (Atomics.load(control, slots.GO) === 0) wait(control, slots.GO, 0);
@@ -456,27 +508,38 @@ export function fillRing(
     const consumed = Atomics.load(control, slots.CONSUMED);
     const free = ring.length - ((written - consumed) | 0);
     if (free === 0) {
-      wait(control, slots.CONSUMED, consumed);
+      // Same handshake as publish(), mirrored: the loop notifies CONSUMED only
+      // while this flag is up.
+      Atomics.store(control, slots.WORKER_WAITING, 1);
+      if (Atomics.load(control, slots.CONSUMED) === consumed) {
+        wait(control, slots.CONSUMED, consumed);
+      }
+      Atomics.store(control, slots.WORKER_WAITING, 0);
       continue;
     }
     const at = written & mask;
+    const want = Math.min(free, ring.length - at);
     let n: number | null;
     try {
-      n = read(ring.subarray(at, at + Math.min(free, ring.length - at)));
+      n = read(ring.subarray(at, at + want));
     } catch (error) {
       options.onError?.(error as Error);
       Atomics.store(control, slots.STATE, slots.FAILED);
-      publish();
+      publish(true, 0);
       return;
     }
     if (n === null) {
       Atomics.store(control, slots.STATE, slots.EOF);
-      publish();
+      publish(true, 0);
       return;
     }
     written = (written + n) | 0;
     Atomics.store(control, slots.WRITTEN, written);
-    publish();
+    // A read short of a full pipe (64 KiB on Linux, pipe(7)) drained the
+    // input: send what is there now. A full pipe means its writer is likely
+    // blocked on it with more to come. A full ring is urgent too, or the
+    // worker would wait for room with bytes unannounced.
+    publish(n < Math.min(want, PIPE_BYTES) || n === free, n);
   }
 }
 
@@ -550,6 +613,8 @@ function readAheadReader(options: StdinReaderOptions): ClosableReader {
     worker.postMessage({ control: controlBuffer, ring: ringBuffer } satisfies WorkerStart);
   };
 
+  /** Whether the ring's last patient wait timed out with nothing new (input paused). */
+  let eager = false;
   const readRing = async (buffer: Uint8Array): Promise<number | null> => {
     const c = control!;
     const r = ring!;
@@ -557,19 +622,30 @@ function readAheadReader(options: StdinReaderOptions): ClosableReader {
       const seq = Atomics.load(c, SEQ);
       const available = (Atomics.load(c, WRITTEN) - consumed) | 0;
       if (available > 0) {
+        // Everything at hand, across the ring's end: fewer, larger socket writes.
         const at = consumed & (r.length - 1);
-        const count = Math.min(available, buffer.length, r.length - at);
-        buffer.set(r.subarray(at, at + count));
+        const count = Math.min(available, buffer.length);
+        const first = Math.min(count, r.length - at);
+        buffer.set(r.subarray(at, at + first));
+        if (first < count) buffer.set(r.subarray(0, count - first), first);
         consumed = (consumed + count) | 0;
         Atomics.store(c, CONSUMED, consumed);
-        Atomics.notify(c, CONSUMED);
+        if (Atomics.load(c, WORKER_WAITING) !== 0) Atomics.notify(c, CONSUMED);
         return count;
       }
       const state = Atomics.load(c, STATE);
       if (state === EOF || closed) return null;
       if (state === FAILED) throw await workerError!;
-      const wait = Atomics.waitAsync(c, SEQ, seq);
-      if (wait.async) await wait.value;
+      // Raise the flag before waiting on the SEQ read above: bytes published
+      // since make waitAsync return at once (see fillRing's publish). Patient
+      // while bytes are flowing; eager once a patient wait found nothing.
+      Atomics.store(c, LOOP_WAITING, eager ? EAGER : PATIENT);
+      const wait = eager
+        ? Atomics.waitAsync(c, SEQ, seq)
+        : Atomics.waitAsync(c, SEQ, seq, PATIENCE_MS);
+      const outcome = wait.async ? await wait.value : wait.value;
+      Atomics.store(c, LOOP_WAITING, 0);
+      eager = outcome === "timed-out" && ((Atomics.load(c, WRITTEN) - consumed) | 0) === 0;
     }
   };
 
