@@ -247,9 +247,10 @@ Deno.test("stdinReader() keeps timers running while a pipe has no data", async (
 });
 
 Deno.test("stdinReader() hands over a full pipe read even when the input then pauses", async () => {
-  // The worker holds back a read that filled the pipe (64 KiB: more is likely
-  // at hand) from a loop that waits with a timeout; the timeout must deliver it
-  // while the pipe stays open and silent, not when it closes.
+  // The worker wakes the loop only while the loop waits: a read that exactly
+  // fills the pipe (64 KiB) and is followed by silence must still reach the
+  // loop while the pipe stays open, not when it closes. (Holding such reads
+  // back to batch wake-ups was measured and failed this without a timer.)
   const dir = await Deno.makeTempDir();
   const ready = `${dir}/ready`;
   const done = `${dir}/done`;

@@ -376,9 +376,9 @@ export const RING_SLOTS = {
   /** Slot: 0 until the loop hands stdin over (RUN), STOP to end. */
   GO: 4,
   /**
-   * Slot: how the loop waits on SEQ: 0 it does not (it is sending), PATIENT
-   * or EAGER. The worker wakes the loop only while it waits: a wake-up costs
-   * a futex, an eventfd write and an epoll_wait, which a busy loop does not need.
+   * Slot: 1 while the loop waits (or is about to wait) on SEQ. The worker
+   * wakes the loop only then: a wake-up costs a futex, an eventfd write and an
+   * epoll_wait, which a loop busy sending does not need.
    */
   LOOP_WAITING: 5,
   /** Slot: 1 while the worker waits (or is about to wait) on CONSUMED for room. */
@@ -391,36 +391,9 @@ export const RING_SLOTS = {
   RUN: 1,
   /** GO value: the worker stops. */
   STOP: 2,
-  /**
-   * LOOP_WAITING value: the loop waits with a short timeout, so the worker
-   * may gather up to BATCH bytes of full reads before it wakes the loop.
-   */
-  PATIENT: 1,
-  /** LOOP_WAITING value: the loop waits without a timeout: wake it at once. */
-  EAGER: 2,
-  /** Bytes of full reads the worker gathers before it wakes a PATIENT loop. */
-  BATCH: 262144,
 } as const;
-const {
-  WRITTEN,
-  CONSUMED,
-  STATE,
-  SEQ,
-  GO,
-  LOOP_WAITING,
-  WORKER_WAITING,
-  EOF,
-  FAILED,
-  RUN,
-  STOP,
-  PATIENT,
-  EAGER,
-} = RING_SLOTS;
-/**
- * How long a PATIENT loop waits before it looks at the ring by itself, ms: the
- * most a full read can sit unsent when the input pauses right after it.
- */
-const PATIENCE_MS = 1;
+const { WRITTEN, CONSUMED, STATE, SEQ, GO, LOOP_WAITING, WORKER_WAITING, EOF, FAILED, RUN, STOP } =
+  RING_SLOTS;
 
 /** Options of {@linkcode fillRing}. */
 export interface FillRingOptions {
@@ -483,23 +456,11 @@ export function fillRing(
   const mask = ring.length - 1;
   // SEQ moves on every publish, but the loop is woken only while it waits.
   // Atomics are sequentially consistent: either the loop raised LOOP_WAITING
-  // before our load of it (we see it), or after our SEQ bump, and then its
-  // waitAsync on the old SEQ returns at once ("not-equal"). A read that filled
-  // its buffer (more input is likely at hand) is held back from a PATIENT loop
-  // until BATCH bytes gathered: the loop then sends larger writes and wakes a
-  // quarter as often; its timeout bounds the delay if the input pauses.
-  const PIPE_BYTES = 65536;
-  let gathered = 0;
-  const publish = (urgent: boolean, n: number) => {
+  // before our load of it (we notify), or after our SEQ bump, and then its
+  // waitAsync on the old SEQ returns at once ("not-equal").
+  const publish = () => {
     Atomics.add(control, slots.SEQ, 1);
-    gathered += n;
-    const waiting = Atomics.load(control, slots.LOOP_WAITING);
-    if (waiting === 0) {
-      gathered = 0;
-    } else if (urgent || waiting !== slots.PATIENT || gathered >= slots.BATCH) {
-      gathered = 0;
-      Atomics.notify(control, slots.SEQ);
-    }
+    if (Atomics.load(control, slots.LOOP_WAITING) !== 0) Atomics.notify(control, slots.SEQ);
   };
   options.onReady?.();
   while (Atomics.load(control, slots.GO) === 0) wait(control, slots.GO, 0);
@@ -518,28 +479,23 @@ export function fillRing(
       continue;
     }
     const at = written & mask;
-    const want = Math.min(free, ring.length - at);
     let n: number | null;
     try {
-      n = read(ring.subarray(at, at + want));
+      n = read(ring.subarray(at, at + Math.min(free, ring.length - at)));
     } catch (error) {
       options.onError?.(error as Error);
       Atomics.store(control, slots.STATE, slots.FAILED);
-      publish(true, 0);
+      publish();
       return;
     }
     if (n === null) {
       Atomics.store(control, slots.STATE, slots.EOF);
-      publish(true, 0);
+      publish();
       return;
     }
     written = (written + n) | 0;
     Atomics.store(control, slots.WRITTEN, written);
-    // A read short of a full pipe (64 KiB on Linux, pipe(7)) drained the
-    // input: send what is there now. A full pipe means its writer is likely
-    // blocked on it with more to come. A full ring is urgent too, or the
-    // worker would wait for room with bytes unannounced.
-    publish(n < Math.min(want, PIPE_BYTES) || n === free, n);
+    publish();
   }
 }
 
@@ -613,8 +569,6 @@ function readAheadReader(options: StdinReaderOptions): ClosableReader {
     worker.postMessage({ control: controlBuffer, ring: ringBuffer } satisfies WorkerStart);
   };
 
-  /** Whether the ring's last patient wait timed out with nothing new (input paused). */
-  let eager = false;
   const readRing = async (buffer: Uint8Array): Promise<number | null> => {
     const c = control!;
     const r = ring!;
@@ -637,15 +591,11 @@ function readAheadReader(options: StdinReaderOptions): ClosableReader {
       if (state === EOF || closed) return null;
       if (state === FAILED) throw await workerError!;
       // Raise the flag before waiting on the SEQ read above: bytes published
-      // since make waitAsync return at once (see fillRing's publish). Patient
-      // while bytes are flowing; eager once a patient wait found nothing.
-      Atomics.store(c, LOOP_WAITING, eager ? EAGER : PATIENT);
-      const wait = eager
-        ? Atomics.waitAsync(c, SEQ, seq)
-        : Atomics.waitAsync(c, SEQ, seq, PATIENCE_MS);
-      const outcome = wait.async ? await wait.value : wait.value;
+      // since make waitAsync return at once (see fillRing's publish).
+      Atomics.store(c, LOOP_WAITING, 1);
+      const wait = Atomics.waitAsync(c, SEQ, seq);
+      if (wait.async) await wait.value;
       Atomics.store(c, LOOP_WAITING, 0);
-      eager = outcome === "timed-out" && ((Atomics.load(c, WRITTEN) - consumed) | 0) === 0;
     }
   };
 
