@@ -246,6 +246,52 @@ Deno.test("stdinReader() keeps timers running while a pipe has no data", async (
   }
 });
 
+Deno.test("stdinReader() hands over a full pipe read even when the input then pauses", async () => {
+  // The worker wakes the loop only while the loop waits: a read that exactly
+  // fills the pipe (64 KiB) and is followed by silence must still reach the
+  // loop while the pipe stays open, not when it closes. (Holding such reads
+  // back to batch wake-ups was measured and failed this without a timer.)
+  const dir = await Deno.makeTempDir();
+  const ready = `${dir}/ready`;
+  const done = `${dir}/done`;
+  const handed = `${dir}/handed`;
+  const code = `
+    const input = stdio.stdinReader({
+      threadAfterBytes: 1000,
+      onThreadReady: () => Deno.writeTextFileSync(${JSON.stringify(ready)}, ""),
+    });
+    const buffer = new Uint8Array(1 << 18);
+    let total = 0;
+    const reading = (async () => {
+      for (let n; (n = await input.read(buffer)) !== null;) {
+        total += n;
+        if (total >= 21000 + 65536) return "in time";
+      }
+      return "only at the end of input";
+    })();
+    // The shell sends the 64 KiB only once the worker reads the pipe.
+    while (input.mode() !== "thread") await new Promise((r) => setTimeout(r, 5));
+    Deno.writeTextFileSync(${JSON.stringify(handed)}, "");
+    const late = new Promise((r) => setTimeout(() => r("late"), 5000));
+    const verdict = await Promise.race([reading, late]);
+    Deno.writeTextFileSync(${JSON.stringify(done)}, "");
+    console.log(input.mode(), total, verdict);
+    Deno.exit(0);`;
+  try {
+    const out = await evalIn(
+      `(head -c 20000 /dev/zero; for i in $(seq 600); do [ -e "${ready}" ] && break; sleep 0.05; done; ` +
+        `head -c 1000 /dev/zero; for i in $(seq 600); do [ -e "${handed}" ] && break; sleep 0.05; done; ` +
+        // One write of exactly a pipe's capacity: the worker's read fills up.
+        `dd if=/dev/zero bs=65536 count=1 status=none; ` +
+        `for i in $(seq 200); do [ -e "${done}" ] && break; sleep 0.05; done) | DENO`,
+      code,
+    );
+    assert.equal(out, `thread ${21000 + 65536} in time`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("tcpc sends a large piped stdin and writes the whole echo to a piped stdout", async () => {
   await using server = await startBuiltin("echo");
   const data = new Uint8Array(4 * 1024 * 1024);

@@ -375,6 +375,14 @@ export const RING_SLOTS = {
   SEQ: 3,
   /** Slot: 0 until the loop hands stdin over (RUN), STOP to end. */
   GO: 4,
+  /**
+   * Slot: 1 while the loop waits (or is about to wait) on SEQ. The worker
+   * wakes the loop only then: a wake-up costs a futex, an eventfd write and an
+   * epoll_wait, which a loop busy sending does not need.
+   */
+  LOOP_WAITING: 5,
+  /** Slot: 1 while the worker waits (or is about to wait) on CONSUMED for room. */
+  WORKER_WAITING: 6,
   /** STATE value: stdin ended. */
   EOF: 1,
   /** STATE value: the read failed (the error is posted). */
@@ -384,7 +392,8 @@ export const RING_SLOTS = {
   /** GO value: the worker stops. */
   STOP: 2,
 } as const;
-const { WRITTEN, CONSUMED, STATE, SEQ, GO, EOF, FAILED, RUN, STOP } = RING_SLOTS;
+const { WRITTEN, CONSUMED, STATE, SEQ, GO, LOOP_WAITING, WORKER_WAITING, EOF, FAILED, RUN, STOP } =
+  RING_SLOTS;
 
 /** Options of {@linkcode fillRing}. */
 export interface FillRingOptions {
@@ -445,9 +454,13 @@ export function fillRing(
   const wait = options.wait ??
     ((array: Int32Array, index: number, value: number) => void Atomics.wait(array, index, value));
   const mask = ring.length - 1;
+  // SEQ moves on every publish, but the loop is woken only while it waits.
+  // Atomics are sequentially consistent: either the loop raised LOOP_WAITING
+  // before our load of it (we notify), or after our SEQ bump, and then its
+  // waitAsync on the old SEQ returns at once ("not-equal").
   const publish = () => {
     Atomics.add(control, slots.SEQ, 1);
-    Atomics.notify(control, slots.SEQ);
+    if (Atomics.load(control, slots.LOOP_WAITING) !== 0) Atomics.notify(control, slots.SEQ);
   };
   options.onReady?.();
   while (Atomics.load(control, slots.GO) === 0) wait(control, slots.GO, 0);
@@ -456,7 +469,13 @@ export function fillRing(
     const consumed = Atomics.load(control, slots.CONSUMED);
     const free = ring.length - ((written - consumed) | 0);
     if (free === 0) {
-      wait(control, slots.CONSUMED, consumed);
+      // Same handshake as publish(), mirrored: the loop notifies CONSUMED only
+      // while this flag is up.
+      Atomics.store(control, slots.WORKER_WAITING, 1);
+      if (Atomics.load(control, slots.CONSUMED) === consumed) {
+        wait(control, slots.CONSUMED, consumed);
+      }
+      Atomics.store(control, slots.WORKER_WAITING, 0);
       continue;
     }
     const at = written & mask;
@@ -557,19 +576,26 @@ function readAheadReader(options: StdinReaderOptions): ClosableReader {
       const seq = Atomics.load(c, SEQ);
       const available = (Atomics.load(c, WRITTEN) - consumed) | 0;
       if (available > 0) {
+        // Everything at hand, across the ring's end: fewer, larger socket writes.
         const at = consumed & (r.length - 1);
-        const count = Math.min(available, buffer.length, r.length - at);
-        buffer.set(r.subarray(at, at + count));
+        const count = Math.min(available, buffer.length);
+        const first = Math.min(count, r.length - at);
+        buffer.set(r.subarray(at, at + first));
+        if (first < count) buffer.set(r.subarray(0, count - first), first);
         consumed = (consumed + count) | 0;
         Atomics.store(c, CONSUMED, consumed);
-        Atomics.notify(c, CONSUMED);
+        if (Atomics.load(c, WORKER_WAITING) !== 0) Atomics.notify(c, CONSUMED);
         return count;
       }
       const state = Atomics.load(c, STATE);
       if (state === EOF || closed) return null;
       if (state === FAILED) throw await workerError!;
+      // Raise the flag before waiting on the SEQ read above: bytes published
+      // since make waitAsync return at once (see fillRing's publish).
+      Atomics.store(c, LOOP_WAITING, 1);
       const wait = Atomics.waitAsync(c, SEQ, seq);
       if (wait.async) await wait.value;
+      Atomics.store(c, LOOP_WAITING, 0);
     }
   };
 
