@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { bufferedWriter, fillRing, RING_SLOTS } from "../lib/net/stdio.ts";
 import { outputWithin } from "./peers/cli.ts";
+import { spawnStdioScript, writeStdioScript } from "./peers/stdio_script.ts";
 
-const STDIO = new URL("../lib/net/stdio.ts", import.meta.url).href;
 const { WRITTEN, CONSUMED, STATE, GO, EOF, FAILED, RUN, STOP } = RING_SLOTS;
 
 /** A control block and a ring of `size` bytes, as the loop makes them. */
@@ -120,13 +120,7 @@ Deno.test("fillRing() stops without reading when told to stop", () => {
 async function runFed(code: string, input: Uint8Array | string): Promise<string> {
   const path = await Deno.makeTempFile({ suffix: ".ts" });
   try {
-    await Deno.writeTextFile(path, `import * as stdio from "${STDIO}";\n${code}`);
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", path],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
+    const child = await spawnStdioScript(path, code);
     const writer = child.stdin.getWriter();
     await writer.write(typeof input === "string" ? new TextEncoder().encode(input) : input);
     await writer.close();
@@ -177,13 +171,7 @@ Deno.test("stdinReader() close() ends a read waiting on the worker's ring", asyn
     Deno.exit(0);`;
   const path = `${dir}/script.ts`;
   try {
-    await Deno.writeTextFile(path, `import * as stdio from "${STDIO}";\n${code}`);
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", path],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
+    const child = await spawnStdioScript(path, code);
     const output = outputWithin(child, 60_000);
     const writer = child.stdin.getWriter();
     let sent = 0;
@@ -210,7 +198,7 @@ Deno.test("streamKind() tells a device that may block and a block device from ot
   const code = `console.log(await stdio.streamKind(0));`;
   const path = await Deno.makeTempFile({ suffix: ".ts" });
   try {
-    await Deno.writeTextFile(path, `import * as stdio from "${STDIO}";\n${code}`);
+    await writeStdioScript(path, code);
     const kindOf = async (device: string) => {
       const out = await outputWithin(
         new Deno.Command("sh", {
@@ -263,7 +251,7 @@ Deno.test("stdoutWriter() keeps the order of writes and a flush issued while it 
   try {
     const path = `${dir}/script.ts`;
     const file = `${dir}/out.txt`;
-    await Deno.writeTextFile(path, `import * as stdio from "${STDIO}";\n${code}`);
+    await writeStdioScript(path, code);
     const out = await outputWithin(
       new Deno.Command("sh", {
         args: ["-c", `exec "${Deno.execPath()}" run -A "${path}" > "${file}"`],
@@ -298,7 +286,7 @@ Deno.test("stdoutWriter() into a full device throws the error from every later w
     Deno.stderr.writeSync(text(JSON.stringify(results)));`;
   try {
     const path = `${dir}/script.ts`;
-    await Deno.writeTextFile(path, `import * as stdio from "${STDIO}";\n${code}`);
+    await writeStdioScript(path, code);
     const out = await outputWithin(
       new Deno.Command("sh", {
         args: ["-c", `exec "${Deno.execPath()}" run -A "${path}" > /dev/full`],

@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { bufferedWriter } from "../lib/net/stdio.ts";
 import { outputWithin } from "./peers/cli.ts";
-
-const STDIO = new URL("../lib/net/stdio.ts", import.meta.url).href;
+import { spawnStdioScript, writeStdioScript } from "./peers/stdio_script.ts";
 
 /** A sink whose writes finish (or fail, or write part) only when the test says so. */
 function manualSink() {
@@ -127,7 +126,7 @@ Deno.test("bufferedWriter() flush() with an already aborted signal returns at on
 async function runIn(shell: string, code: string) {
   const path = await Deno.makeTempFile({ suffix: ".ts" });
   try {
-    await Deno.writeTextFile(path, `import * as stdio from "${STDIO}";\n${code}`);
+    await writeStdioScript(path, code);
     // exec: the kill guard then reaches the script itself, not only the shell.
     const child = new Deno.Command("sh", {
       args: ["-c", shell.replaceAll("DENO", `exec "${Deno.execPath()}" run -A "${path}"`)],
@@ -301,14 +300,8 @@ Deno.test("stdinReader() close() during the first read still lets the process en
     console.log(JSON.stringify([n, after, input.mode()]));`;
   const path = await Deno.makeTempFile({ suffix: ".ts" });
   try {
-    await Deno.writeTextFile(path, `import * as stdio from "${STDIO}";\n${code}`);
     // Spawned without a shell so that the guard kills the script itself.
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", path],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
+    const child = await spawnStdioScript(path, code);
     const writer = child.stdin.getWriter();
     await writer.write(new TextEncoder().encode("abcdefgh"));
     await writer.close();

@@ -2,9 +2,8 @@ import assert from "node:assert/strict";
 import { bufferedWriter } from "../lib/net/stdio.ts";
 import { startBuiltin } from "./peers/servers.ts";
 import { cleanStderr, runCli, spawnCli } from "./peers/cli.ts";
+import { spawnStdioScript, writeStdioScript } from "./peers/stdio_script.ts";
 import { sha256 } from "./peers/data.ts";
-
-const STDIO = new URL("../lib/net/stdio.ts", import.meta.url).href;
 
 /** A sink whose writes finish only when the test says so. */
 function manualSink() {
@@ -102,7 +101,7 @@ Deno.test("bufferedWriter() flush() gives up when its signal aborts", async () =
 async function evalIn(shell: string, code: string, from: "stdout" | "stderr" = "stdout") {
   const path = await Deno.makeTempFile({ suffix: ".ts" });
   try {
-    await Deno.writeTextFile(path, `import * as stdio from "${STDIO}";\n${code}`);
+    await writeStdioScript(path, code);
     const out = await new Deno.Command("sh", {
       args: ["-c", shell.replace("DENO", `"${Deno.execPath()}" run -A "${path}"`)],
       stdin: "null",
@@ -151,13 +150,7 @@ const SUM = `
 async function evalFed(code: string, first: Uint8Array, rest: Uint8Array) {
   const path = await Deno.makeTempFile({ suffix: ".ts" });
   try {
-    await Deno.writeTextFile(path, `import * as stdio from "${STDIO}";\n${code}`);
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", path],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
+    const child = await spawnStdioScript(path, code);
     const guard = setTimeout(() => child.kill("SIGKILL"), 60_000); // a test bug guard
     try {
       const stdout = new Response(child.stdout).text();
