@@ -242,14 +242,14 @@ export async function runTransfer(options: BenchOptions = {}): Promise<Figure[]>
     {
       figure: "1",
       title: `Send ${size} from stdin (a pipe) to a loopback sink`,
-      rows: rowsFor("1", "stdin pipe -> sink", send, { "nc -N": 1.0 }),
+      rows: rowsFor("1", "stdin pipe -> sink", send, { "nc -N": 1.0, "socat -b262144": 1.0 }),
       notes: sendNotes,
     },
     {
       figure: "2",
       title: `Receive ${size} from a loopback source to stdout`,
       rows: [
-        ...rowsFor("2", "source -> stdout /dev/null", toNull, {}),
+        ...rowsFor("2", "source -> stdout /dev/null", toNull, { "socat -b262144": 1.0 }),
         ...rowsFor("2", "source -> stdout pipe", toPipe, { "nc -d": 1.5, "socat -b262144": 1.0 }),
       ],
       notes: receiveNotes,
