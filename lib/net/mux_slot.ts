@@ -97,6 +97,8 @@ export class Slot<T> implements MuxConn<T> {
   wantCloseWrite = false;
   noDelay: boolean;
   buffer: Uint8Array | null = null;
+  /** The last `onData` chunk, a view of `buffer`, reused while the read length repeats. */
+  view: Uint8Array | null = null;
   /**
    * Queued writes are `writes[writeHead .. writeTail)`. The array keeps its
    * capacity when it empties (head and tail go back to 0): no allocation per

@@ -111,7 +111,9 @@ export interface MuxConn<T> {
   /**
    * `performance.now()` when the last byte moved either way, or when it
    * opened; 0 before. Inside `onOpen` and `onData` it is the time of that
-   * event: use it instead of calling `performance.now()` again. A completed
+   * event: the loop's one clock reading for the pass that handles it, never
+   * before the event completed and never after the handler runs (use it
+   * instead of calling `performance.now()` again). A completed
    * write is stamped lazily, with the loop's next clock reading (no later than
    * the end of the pass that handled it), so inside `onWritten` it may still
    * hold the time of the progress before.
