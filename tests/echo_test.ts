@@ -27,6 +27,24 @@ Deno.test("EchoState.receive() completes replies split across chunks", () => {
   assert.equal(state.bytesReceived, 12);
 });
 
+Deno.test("EchoState.receive() records RTTs into the rtt sink and still finds mismatches", () => {
+  const seen: number[] = [];
+  const state = new EchoState({
+    messages: [enc("ab")],
+    count: 3,
+    pipeline: 3,
+    rtt: { recordMs: (ms) => seen.push(ms) },
+  });
+  assert.deepEqual(state.takeBatch(1), enc("ababab"));
+  const r = state.receive(enc("abab"), 4);
+  assert.deepEqual(r.rttsMs, [], "the sink took them");
+  assert.deepEqual(seen, [3, 3]);
+  assert.equal(state.replied, 2);
+  const bad = state.receive(enc("aX"), 5);
+  assert.deepEqual(bad.mismatch, { message: 3, offset: 1, expected: 0x62, got: 0x58 });
+  assert.deepEqual(seen, [3, 3], "no RTT for a reply that differs");
+});
+
 Deno.test("EchoState.receive() names the message and first differing byte", () => {
   const state = new EchoState({ messages: [enc("hello\n")], count: 3 });
   state.takeBatch(0);

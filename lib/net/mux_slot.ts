@@ -169,7 +169,14 @@ export class Slot<T> implements MuxConn<T> {
   setDeadline(name: DeadlineName, ms: number | undefined): void {
     if (this.phase === "closed") return;
     this.limits[name] = ms;
-    if (name !== "idle") this.due[name] = ms === undefined ? Infinity : this.#mux._now() + ms;
+    if (name === "idle") return this.#mux._arm(this);
+    const at = ms === undefined ? Infinity : this.#mux._now() + ms;
+    this.due[name] = at;
+    // The heap already holds an entry no later than every other deadline of
+    // this slot (armedAt); one that also comes before this one covers it too,
+    // and is re-checked lazily when due. A per-reply timer moving forward
+    // (tcpc echo) takes this path: no heap work per reply.
+    if (at >= this.armedAt) return;
     this.#mux._arm(this);
   }
 
