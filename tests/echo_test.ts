@@ -45,6 +45,37 @@ Deno.test("EchoState.receive() records RTTs into the rtt sink and still finds mi
   assert.deepEqual(seen, [3, 3], "no RTT for a reply that differs");
 });
 
+Deno.test("EchoState.receive() finds the first differing byte of long replies, aligned or not", () => {
+  const message = new Uint8Array(64).map((_, i) => (i * 37 + 11) & 0xff);
+  for (const shift of [0, 1, 4]) {
+    // The chunk sits at `shift` bytes into its buffer: aligned (0, 4) or not (1).
+    for (const split of [64, 5, 16, 40]) {
+      for (let bad = 0; bad < 64; bad++) {
+        const state = new EchoState({ messages: [message] });
+        state.takeBatch(0);
+        const backing = new Uint8Array(64 + shift);
+        backing.set(message, shift);
+        backing[shift + bad] = message[bad]! ^ 0x40;
+        const reply = backing.subarray(shift);
+        const first = state.receive(reply.subarray(0, split), 1);
+        const r = first.mismatch ?? state.receive(reply.subarray(split), 2).mismatch;
+        assert.deepEqual(r, {
+          message: 1,
+          offset: bad,
+          expected: message[bad],
+          got: message[bad]! ^ 0x40,
+        }, `shift ${shift}, split ${split}, bad ${bad}`);
+      }
+    }
+    const state = new EchoState({ messages: [message], count: 2, pipeline: 2 });
+    state.takeBatch(0);
+    const backing = new Uint8Array(128 + shift);
+    backing.set(message, shift);
+    backing.set(message, shift + 64);
+    assert.deepEqual(state.receive(backing.subarray(shift), 3).rttsMs, [3, 3]);
+  }
+});
+
 Deno.test("EchoState.receive() names the message and first differing byte", () => {
   const state = new EchoState({ messages: [enc("hello\n")], count: 3 });
   state.takeBatch(0);

@@ -67,6 +67,20 @@ Deno.test("Histogram.percentile() stays within the relative error bound", () => 
   );
 });
 
+Deno.test("Histogram.record() buckets alike on both sides of 2^31 (the 32-bit fast path)", () => {
+  for (const bits of [1, 8, 16]) {
+    for (
+      const v of [2 ** 31 - 2, 2 ** 31 - 1, 2 ** 31, 2 ** 31 + 1, 2 ** 30 + 12345, 2 ** 32 + 7]
+    ) {
+      const h = new Histogram({ precisionBits: bits });
+      h.record(v);
+      h.record(2 ** 50);
+      const got = h.percentile(50) ?? NaN;
+      assert.ok(got >= v && got <= v + v * 2 ** -bits, `bits ${bits}: p50 ${got} for ${v}`);
+    }
+  }
+});
+
 Deno.test("Histogram.merge() equals recording everything in one histogram", () => {
   fc.assert(
     fc.property(

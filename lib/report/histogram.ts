@@ -90,6 +90,11 @@ export class Histogram {
   /** Index of the bucket that holds `value` (a non-negative safe integer). */
   #index(value: number): number {
     if (value < this.#linear) return value;
+    if (value < 0x8000_0000) {
+      // Below 2^31 (36 minutes in us): plain 32-bit shifts, no power or division.
+      const shift = 31 - Math.clz32(value) - this.precisionBits;
+      return shift * this.#sub + (value >> shift);
+    }
     const shift = log2Floor(value) - this.precisionBits;
     // value >> shift, without 32-bit truncation.
     const mantissa = Math.floor(value / 2 ** shift);
