@@ -233,9 +233,9 @@ export async function runEchoLoad(
 
   /**
    * Sends the next batch if no write is in flight, or half-closes after the
-   * last reply. `now` stamps the batch: the time of the event being handled
-   * (the loop's `lastProgress` after a read), microseconds before the write
-   * is issued; unset, the clock is read only if a batch goes out.
+   * last reply. `now` stamps the batch: the time of the loop pass handling the event
+   * (the loop's `lastProgress` after a read), at most that pass's handling
+   * time before the write is issued; unset, the clock is read only if a batch goes out.
    */
   const pump = (conn: MuxConn<ConnState>, now?: number) => {
     const s = conn.state;

@@ -390,7 +390,7 @@ export class Mux<T> implements SlotOwner<T> {
     return now;
   }
 
-  /** @internal The time to count from: the event being handled, else now. */
+  /** @internal The time to count from: the pass being handled (see #clock), else now. */
   _now(): number {
     return this.#dispatching ? this.#tick() : performance.now();
   }

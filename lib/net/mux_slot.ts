@@ -28,7 +28,7 @@ import type {
  * ```
  */
 export interface SlotOwner<T> {
-  /** The time to count from: the event being handled, else `performance.now()`. */
+  /** The time to count from: the loop pass being handled, else `performance.now()`. */
   _now(): number;
   /** Starts the next write, or the half-close, if net-out is idle. */
   _pumpWrite(slot: Slot<T>): void;

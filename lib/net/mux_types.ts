@@ -128,8 +128,9 @@ export interface MuxConn<T> {
   /** Half-closes (shutdown SHUT_WR) once every queued write is sent; net-in goes on. */
   closeWrite(): void;
   /**
-   * Sets a deadline to `ms` from now (inside a callback: from the time of the
-   * event being handled; `idle`: `ms` after the last byte moved,
+   * Sets a deadline to `ms` from now (inside a callback: from the loop's
+   * clock reading for the pass handling the event, never before that event
+   * completed; `idle`: `ms` after the last byte moved,
    * re-armed by progress); `undefined` removes it.
    */
   setDeadline(name: DeadlineName, ms: number | undefined): void;
