@@ -32,7 +32,17 @@ export interface EchoStateOptions {
   rtt?: RttSink;
 }
 
-/** Takes round-trip times (a {@linkcode Histogram} fits). */
+/**
+ * Takes round-trip times (lib/report/histogram.ts `Histogram` fits).
+ *
+ * @example Record RTTs into a histogram
+ * ```ts
+ * import { EchoState, type RttSink } from "./echo_state.ts";
+ * import { Histogram } from "../report/histogram.ts";
+ * const rtt: RttSink = new Histogram();
+ * const state = new EchoState({ messages: [new Uint8Array([1])], rtt });
+ * ```
+ */
 export interface RttSink {
   /** Records one round trip, ms. */
   recordMs(valueMs: number): void;
