@@ -57,9 +57,25 @@ Deno.test("openInputFile() waiting on a FIFO without a writer ends with its sign
     const opening = openInputFile(fifo, { signal: controller.signal });
     controller.abort(reason);
     await assert.rejects(opening, (err) => err === reason);
-    // A writer lets the abandoned open finish; openInputFile closes that file.
+    // A writer lets the abandoned open finish; openInputFile then closes that
+    // file. Writes succeed until it did (then EPIPE): only then has the open op
+    // completed, which the test's op sanitizer checks.
     const writer = await Deno.open(fifo, { write: true });
-    writer.close();
+    try {
+      let closed = false;
+      for (let i = 0; i < 1000 && !closed; i++) {
+        try {
+          await writer.write(new Uint8Array(1));
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        } catch (err) {
+          assert.ok(err instanceof Deno.errors.BrokenPipe, String(err));
+          closed = true;
+        }
+      }
+      assert.ok(closed, "the abandoned open was closed");
+    } finally {
+      writer.close();
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
