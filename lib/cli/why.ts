@@ -31,7 +31,6 @@ import type { CommandContext } from "./context.ts";
 import { exitCodesHelp } from "./exit_help.ts";
 import {
   DIAL_FLAGS,
-  ESCAPES,
   type FlagTable,
   helpText,
   parseConfig,
@@ -40,10 +39,9 @@ import {
 } from "./flags.ts";
 import { ROUTE_FLAGS } from "./proxy_flags.ts";
 import { routePlan, stackOptions } from "./route.ts";
-import { stepsFromArgs } from "./steps.ts";
+import { STEP_TABLE, stepsFromArgs } from "./steps.ts";
 import { parseHostPort } from "./target.ts";
 import { TLS_FLAGS } from "./tls_flags.ts";
-import { presetNames } from "../net/presets.ts";
 
 /**
  * The flags of `tcpc why`: the one source of its parse config, `--help` and
@@ -56,55 +54,7 @@ import { presetNames } from "../net/presets.ts";
  * ```
  */
 export const WHY_TABLE: FlagTable = [
-  {
-    name: "send",
-    type: "string",
-    multiple: true,
-    value: "TEXT",
-    help: "a step: send TEXT (nothing is appended)",
-    doc: `a step: send TEXT (escapes \`${ESCAPES}\`; nothing is appended)`,
-    section: "check",
-  },
-  {
-    name: "send-hex",
-    type: "string",
-    multiple: true,
-    value: "HEX",
-    help: "a step: send bytes given as hex (0d0a, 0d 0a, 0d:0a)",
-    section: "check",
-  },
-  {
-    name: "expect",
-    type: "string",
-    multiple: true,
-    value: "TEXT",
-    help: "a step: read until the step's bytes contain TEXT",
-    section: "check",
-  },
-  {
-    name: "expect-re",
-    type: "string",
-    multiple: true,
-    value: "REGEX",
-    help: "a step: read until REGEX matches the step's bytes (latin1)",
-    section: "check",
-  },
-  {
-    name: "expect-hex",
-    type: "string",
-    multiple: true,
-    value: "HEX",
-    help: "a step: read until the step's bytes contain these bytes",
-    section: "check",
-  },
-  {
-    name: "proto",
-    type: "string",
-    multiple: true,
-    value: "NAME",
-    help: `a ready dialog first: ${presetNames().join(", ")}`,
-    section: "check",
-  },
+  ...STEP_TABLE,
   ...withHelp(DIAL_FLAGS, {
     "connect-timeout": {
       help: `time for each connect, proxy and TLS handshake, per address (default ${
