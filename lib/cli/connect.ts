@@ -13,13 +13,20 @@ import type { DialOptions } from "../net/dial.ts";
 import { dialStack } from "../net/stack.ts";
 import { TlsError } from "../net/tls_error.ts";
 import { tlsLines } from "../report/tls_text.ts";
-import { dataField, flushOutput, openInputFile, sessionOptions } from "./session_io.ts";
+import {
+  dataField,
+  flushOutput,
+  openInputFile,
+  recordSession,
+  sessionOptions,
+  type SessionTransfer,
+} from "./session_io.ts";
 import { ROUTE_FLAGS } from "./proxy_flags.ts";
 import { type RoutePlan, routePlan, stackOptions } from "./route.ts";
 import { TLS_FLAGS } from "./tls_flags.ts";
-import { type CloseReason, runSession, type SessionResult } from "../net/session.ts";
+import { runSession, type SessionResult } from "../net/session.ts";
 import { roundMs as toMicros } from "../report/numbers.ts";
-import { type ErrorRecord, errorRecord } from "../report/error_record.ts";
+import { errorRecord } from "../report/error_record.ts";
 import type { CommandContext } from "./context.ts";
 import {
   boolFlag,
@@ -338,7 +345,7 @@ async function planFromArgs(args: ParsedArgs): Promise<ConnectPlan> {
 }
 
 /** The JSON record of one `tcpc connect` run (schema in README). */
-export interface ConnectRecord {
+export interface ConnectRecord extends SessionTransfer {
   /** What was asked for. */
   target: { host: string; port: number };
   /** Every resolved address. */
@@ -360,16 +367,6 @@ export interface ConnectRecord {
   proxy: ProxyFacts | null;
   /** What the TLS handshake learned, or null without TLS. */
   tls: TlsFacts | null;
-  /** Bytes written to the peer. */
-  bytesSent: number;
-  /** Bytes read from the peer. */
-  bytesReceived: number;
-  /** What was received: `{text}` when valid UTF-8, else `{base64}`. */
-  data: { text: string } | { base64: string };
-  /** How the connection ended, or null if it never opened. */
-  close: CloseReason | null;
-  /** What went wrong, or null. */
-  error: ErrorRecord | null;
 }
 
 /**
@@ -499,10 +496,7 @@ async function connect(
             "closes (-q bounds it)",
       }),
     );
-    record.bytesSent = result.bytesSent;
-    record.bytesReceived = result.bytesReceived;
-    record.timings.firstByteMs = result.firstByteMs === null ? null : toMicros(result.firstByteMs);
-    record.close = result.close;
+    recordSession(record, result, { category: "connect" });
     failure = result.error;
     if (!plan.json) {
       failure ??= await flushOutput(ctx, {
@@ -510,11 +504,6 @@ async function connect(
         ioTimeoutMs: plan.ioTimeoutMs,
       });
     }
-    logger.info(
-      `closed (${result.close}): sent ${result.bytesSent} bytes, received ${result.bytesReceived} bytes in ${
-        formatDuration(result.durationMs)
-      }`,
-    );
   } catch (err) {
     if (conn !== undefined) throw err;
     failure = err;

@@ -11,11 +11,11 @@ import { log } from "../log.ts";
 import { joinHostPort } from "../net/address.ts";
 import { deadlineSignal } from "../net/deadline.ts";
 import { acceptConn, listenTcp } from "../net/listener.ts";
-import { type CloseReason, runSession } from "../net/session.ts";
+import { runSession } from "../net/session.ts";
 import { SharedInput } from "../net/shared_input.ts";
 import type { TcpConn } from "../net/tcp_conn.ts";
 import { formatDuration } from "../report/duration.ts";
-import { type ErrorRecord, errorRecord } from "../report/error_record.ts";
+import { errorRecord } from "../report/error_record.ts";
 import { roundMs } from "../report/numbers.ts";
 import type { ByteReader } from "../stream.ts";
 import {
@@ -33,7 +33,14 @@ import { parseEscapes } from "./escape.ts";
 import { exitCodesHelp } from "./exit_help.ts";
 import { type FlagTable, helpText, parseConfig, reportFlags, withHelp } from "./flags.ts";
 import { positionalHint } from "./hints.ts";
-import { dataField, flushOutput, openInputFile, sessionOptions } from "./session_io.ts";
+import {
+  dataField,
+  flushOutput,
+  openInputFile,
+  recordSession,
+  sessionOptions,
+  type SessionTransfer,
+} from "./session_io.ts";
 import { parseHost, parsePort } from "./target.ts";
 
 /** The flags listen shares with connect, by name (same meaning, read the same way). */
@@ -230,7 +237,7 @@ function planFromArgs(args: ParsedArgs): ListenPlan {
 }
 
 /** The JSON record of one client of `tcpc listen` (schema in README). */
-export interface ListenRecord {
+export interface ListenRecord extends SessionTransfer {
   /** The address listened on, `ip:port`. */
   listen: string;
   /** The client's `ip:port`, or null when none came. */
@@ -239,16 +246,6 @@ export interface ListenRecord {
   local: string | null;
   /** Times in ms; null when the phase did not happen. */
   timings: { acceptMs: number | null; firstByteMs: number | null; totalMs: number };
-  /** Bytes written to the client. */
-  bytesSent: number;
-  /** Bytes read from the client. */
-  bytesReceived: number;
-  /** What was received: `{text}` when valid UTF-8, else `{base64}`. */
-  data: { text: string } | { base64: string };
-  /** How the connection ended, or null if no client came. */
-  close: CloseReason | null;
-  /** What went wrong, or null. */
-  error: ErrorRecord | null;
 }
 
 /**
@@ -425,19 +422,11 @@ async function serveClient(conn: TcpConn, options: ServeClientOptions): Promise<
         inputEndNote: "input ended: half-close (shutdown SHUT_WR), reading the client's data",
       }),
     );
-    record.bytesSent = result.bytesSent;
-    record.bytesReceived = result.bytesReceived;
-    record.timings.firstByteMs = result.firstByteMs === null ? null : roundMs(result.firstByteMs);
-    record.close = result.close;
+    recordSession(record, result, { category: "listen" });
     failure = result.error;
     if (!plan.json) {
       failure ??= await flushOutput(ctx, { signal: options.signal, ioTimeoutMs: plan.ioTimeoutMs });
     }
-    logger.info(
-      `closed (${result.close}): sent ${result.bytesSent} bytes, received ${result.bytesReceived} bytes in ${
-        formatDuration(result.durationMs)
-      }`,
-    );
   } finally {
     lease?.release();
     file?.close();

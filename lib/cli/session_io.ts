@@ -10,12 +10,59 @@
 import { NetError, UsageError } from "../errors.ts";
 import { log } from "../log.ts";
 import { abortable } from "../net/abortable.ts";
-import type { SessionOptions } from "../net/session.ts";
+import type { CloseReason, SessionOptions, SessionResult } from "../net/session.ts";
 import { formatDuration } from "../report/duration.ts";
+import type { ErrorRecord } from "../report/error_record.ts";
+import { roundMs } from "../report/numbers.ts";
 import { hexDump } from "../report/hexdump.ts";
 import { escapeBytes } from "../report/safe_text.ts";
 import type { ByteReader } from "../stream.ts";
 import type { CommandContext } from "./context.ts";
+
+/** The fields connect's and listen's JSON records share: what the session moved and how it ended. */
+export interface SessionTransfer {
+  /** Times in ms; `firstByteMs` is null when nothing came. */
+  timings: { firstByteMs: number | null };
+  /** Bytes written to the peer. */
+  bytesSent: number;
+  /** Bytes read from the peer. */
+  bytesReceived: number;
+  /** What was received: `{text}` when valid UTF-8, else `{base64}`. */
+  data: { text: string } | { base64: string };
+  /** How the connection ended, or null if there was none. */
+  close: CloseReason | null;
+  /** What went wrong, or null. */
+  error: ErrorRecord | null;
+}
+
+/**
+ * Copies what a finished session moved into its JSON record, and logs the
+ * closing line at `-v` under `category`.
+ *
+ * @example
+ * ```ts
+ * import { recordSession, type SessionTransfer } from "./session_io.ts";
+ * import type { SessionResult } from "../net/session.ts";
+ * declare const record: SessionTransfer;
+ * declare const result: SessionResult;
+ * recordSession(record, result, { category: "connect" });
+ * ```
+ */
+export function recordSession(
+  record: SessionTransfer,
+  result: SessionResult,
+  options: { category: string },
+): void {
+  record.bytesSent = result.bytesSent;
+  record.bytesReceived = result.bytesReceived;
+  record.timings.firstByteMs = roundMs(result.firstByteMs);
+  record.close = result.close;
+  log(options.category).info(
+    `closed (${result.close}): sent ${result.bytesSent} bytes, received ${result.bytesReceived} bytes in ${
+      formatDuration(result.durationMs)
+    }`,
+  );
+}
 
 /** The plan fields a session needs (ConnectPlan and ListenPlan have them). */
 export interface SessionPlan {
