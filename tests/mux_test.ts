@@ -4,6 +4,7 @@ import { TimerHeap } from "../lib/net/timer_heap.ts";
 import { ReadyQueue } from "../lib/net/ready_queue.ts";
 import { parseFdLimit } from "../lib/net/fd_limit.ts";
 import { freePort, startBuiltin, startHanging } from "./peers/servers.ts";
+import { acceptEach } from "./peers/accept.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -13,21 +14,12 @@ function holdingServer(options: { greeting?: string } = {}) {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   const conns: Deno.Conn[] = [];
-  const accepting = (async () => {
-    for (;;) {
-      let conn: Deno.Conn;
-      try {
-        conn = await listener.accept();
-      } catch (err) {
-        if (err instanceof Deno.errors.BadResource) return;
-        continue;
-      }
-      conns.push(conn);
-      if (options.greeting !== undefined) {
-        await conn.write(encoder.encode(options.greeting)).catch(() => {});
-      }
+  const accepting = acceptEach(listener, async (conn) => {
+    conns.push(conn);
+    if (options.greeting !== undefined) {
+      await conn.write(encoder.encode(options.greeting)).catch(() => {});
     }
-  })();
+  });
   return {
     port,
     conns,

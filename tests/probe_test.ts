@@ -5,6 +5,7 @@ import { LISTEN_2500, runInNetns, skipWithoutNetns } from "./peers/netns.ts";
 import { planProbe } from "../lib/cli/probe.ts";
 import { UsageError } from "../lib/errors.ts";
 import { probeRecords } from "./peers/probe.ts";
+import { acceptEach } from "./peers/accept.ts";
 
 const REPO = new URL("..", import.meta.url).pathname;
 
@@ -182,28 +183,19 @@ Deno.test("tcpc probe with ulimit -n 64 lowers its concurrency on EMFILE and fin
   const port = (listener.addr as Deno.NetAddr).port;
   const conns = new Set<Deno.Conn>();
   const timers = new Set<ReturnType<typeof setTimeout>>();
-  const accepting = (async () => {
-    for (;;) {
-      let conn: Deno.Conn;
-      try {
-        conn = await listener.accept();
-      } catch (err) {
-        if (err instanceof Deno.errors.BadResource) return;
-        continue;
-      }
-      conns.add(conn);
-      const timer = setTimeout(() => {
-        timers.delete(timer);
-        conn.write(new TextEncoder().encode("hello\n")).catch(() => {}).finally(() => {
-          conns.delete(conn);
-          try {
-            conn.close();
-          } catch { /* closed */ }
-        });
-      }, 300);
-      timers.add(timer);
-    }
-  })();
+  const accepting = acceptEach(listener, (conn) => {
+    conns.add(conn);
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      conn.write(new TextEncoder().encode("hello\n")).catch(() => {}).finally(() => {
+        conns.delete(conn);
+        try {
+          conn.close();
+        } catch { /* closed */ }
+      });
+    }, 300);
+    timers.add(timer);
+  });
   try {
     const count = 150;
     const target = `127.0.0.1:${Array(count).fill(port).join(",")}`;
@@ -263,25 +255,16 @@ Deno.test("tcpc probe sweeps a port range inside a private network namespace", a
 function startReplier(reply: string, close = false): { port: number; stop(): Promise<void> } {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const conns = new Set<Deno.Conn>();
-  const accepting = (async () => {
-    for (;;) {
-      let conn: Deno.Conn;
+  const accepting = acceptEach(listener, (conn) => {
+    conns.add(conn);
+    conn.write(new TextEncoder().encode(reply)).catch(() => {}).finally(() => {
+      if (!close) return;
+      conns.delete(conn);
       try {
-        conn = await listener.accept();
-      } catch (err) {
-        if (err instanceof Deno.errors.BadResource) return;
-        continue;
-      }
-      conns.add(conn);
-      conn.write(new TextEncoder().encode(reply)).catch(() => {}).finally(() => {
-        if (!close) return;
-        conns.delete(conn);
-        try {
-          conn.close();
-        } catch { /* closed */ }
-      });
-    }
-  })();
+        conn.close();
+      } catch { /* closed */ }
+    });
+  });
   return {
     port: (listener.addr as Deno.NetAddr).port,
     async stop() {

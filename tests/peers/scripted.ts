@@ -8,6 +8,7 @@
  */
 
 import type { Peer } from "./servers.ts";
+import { acceptEach } from "./accept.ts";
 
 /** One action of a script. */
 export type ScriptAction =
@@ -96,28 +97,19 @@ export function startScripted(script: ScriptAction[]): Promise<Peer> {
   const controller = new AbortController();
   const conns = new Set<Deno.Conn>();
   const handlers = new Set<Promise<void>>();
-  const loop = (async () => {
-    for (let i = 0; i < 10_000; i++) {
-      let conn: Deno.Conn;
-      try {
-        conn = await listener.accept();
-      } catch (err) {
-        if (err instanceof Deno.errors.BadResource) return;
-        continue;
-      }
-      conns.add(conn);
-      const handler = play(conn, script, controller.signal)
-        .catch(() => {})
-        .finally(() => {
-          conns.delete(conn);
-          try {
-            conn.close();
-          } catch { /* closed by stop() */ }
-        });
-      handlers.add(handler);
-      handler.finally(() => handlers.delete(handler));
-    }
-  })();
+  const loop = acceptEach(listener, (conn) => {
+    conns.add(conn);
+    const handler = play(conn, script, controller.signal)
+      .catch(() => {})
+      .finally(() => {
+        conns.delete(conn);
+        try {
+          conn.close();
+        } catch { /* closed by stop() */ }
+      });
+    handlers.add(handler);
+    handler.finally(() => handlers.delete(handler));
+  });
   const stop = async () => {
     controller.abort();
     listener.close();

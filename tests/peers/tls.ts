@@ -11,6 +11,7 @@
 
 import { fileURLToPath } from "node:url";
 import { freePort, type Peer, startProcess, waitForPort } from "./servers.ts";
+import { acceptEach } from "./accept.ts";
 
 /** One certificate and its key, as paths and PEM text. */
 export interface CertFiles {
@@ -462,19 +463,10 @@ export function startPlainServer(reply?: string): Promise<PlainPeer> {
     }
   };
   const tasks: Promise<void>[] = [];
-  const loop = (async () => {
-    while (true) {
-      let conn: Deno.Conn;
-      try {
-        conn = await listener.accept();
-      } catch (err) {
-        if (err instanceof Deno.errors.BadResource) return;
-        continue;
-      }
-      conns.add(conn);
-      tasks.push(serveOne(conn));
-    }
-  })();
+  const loop = acceptEach(listener, (conn) => {
+    conns.add(conn);
+    tasks.push(serveOne(conn));
+  });
   const stop = async () => {
     listener.close();
     for (const conn of conns) {
