@@ -7,7 +7,7 @@
  * @module
  */
 
-import { freePort, type Peer, waitForPort } from "./servers.ts";
+import { freePort, type Peer, stopChild, waitForPort } from "./servers.ts";
 
 /** The PostgreSQL bin directory, or null when PostgreSQL is not installed. */
 export function postgresBin(): string | null {
@@ -69,10 +69,7 @@ export async function startPostgres(bin: string): Promise<Peer> {
     stderr: "null",
   }).spawn();
   const stop = async () => {
-    try {
-      child.kill("SIGINT");
-    } catch { /* gone */ }
-    await child.status;
+    await stopChild(child, { signal: "SIGINT", graceMs: 10_000 });
     Deno.removeSync(dir, { recursive: true });
   };
   try {

@@ -12,7 +12,7 @@
  */
 
 import { fileURLToPath } from "node:url";
-import { freePort, type Peer, waitForPort } from "./servers.ts";
+import { freePort, type Peer, stopChild, waitForPort } from "./servers.ts";
 
 /** A running proxy. */
 export interface ProxyPeer extends Peer {
@@ -46,10 +46,7 @@ async function startConfigured(spec: StartSpec): Promise<ProxyPeer> {
   let stopped: Promise<void> | undefined;
   const stop = () =>
     stopped ??= (async () => {
-      try {
-        child.kill("SIGTERM");
-      } catch { /* gone */ }
-      await child.status;
+      await stopChild(child);
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     })();
   try {

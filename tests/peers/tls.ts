@@ -10,7 +10,7 @@
  */
 
 import { fileURLToPath } from "node:url";
-import { freePort, type Peer, startProcess, waitForPort } from "./servers.ts";
+import { freePort, type Peer, startProcess, stopChild, waitForPort } from "./servers.ts";
 import { acceptEach } from "./accept.ts";
 
 /** One certificate and its key, as paths and PEM text. */
@@ -396,11 +396,9 @@ export async function startStartTlsServer(options: StartTlsServerOptions): Promi
   }).spawn();
   const reader = child.stdout.getReader();
   const stop = async () => {
-    try {
-      child.kill("SIGTERM");
-    } catch { /* gone */ }
+    const status = stopChild(child);
     await reader.cancel();
-    await child.status;
+    await status;
   };
   try {
     // The script prints "ready" once it listens: no probing connect to eat its one accept loop.
