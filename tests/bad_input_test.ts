@@ -10,7 +10,7 @@
  */
 
 import assert from "node:assert/strict";
-import { cleanStderr, REPO, runCli } from "./peers/cli.ts";
+import { cleanStderr, outputWithin, REPO, runCli } from "./peers/cli.ts";
 
 /** One malformed invocation and the text its message must contain. */
 interface Row {
@@ -206,7 +206,7 @@ interface Outcome {
 }
 
 async function run(argv: string[], port: number): Promise<Outcome> {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+  const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       `--allow-net=127.0.0.1:${port}`,
@@ -221,7 +221,8 @@ async function run(argv: string[], port: number): Promise<Outcome> {
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-  }).output();
+  }).spawn();
+  const { code, stdout, stderr } = await outputWithin(child, 60_000);
   const decoder = new TextDecoder();
   return { code, stdout: decoder.decode(stdout), stderr: cleanStderr(decoder.decode(stderr)) };
 }

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { checkTcp, tcpcCheck } from "./peers/check.ts";
 import { freePort, startHanging, startRedis } from "./peers/servers.ts";
 import { type ScriptAction, startScripted } from "./peers/scripted.ts";
+import { promtool } from "./peers/data.ts";
 
 /** Numbers differ from run to run; the shape must not. Our extra perfdata (tls, steps) goes. */
 const mask = (line: string) =>
@@ -173,17 +174,8 @@ Deno.test("runCheck() --format prometheus passes promtool for ok, refused and mi
   ];
   for (const args of runs) {
     const { line } = await tcpcCheck([...args, "--format", "prometheus"]);
-    const child = new Deno.Command("promtool", {
-      args: ["check", "metrics"],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(line + "\n"));
-    await writer.close();
-    const { code, stderr } = await child.output();
-    assert.equal(code, 0, new TextDecoder().decode(stderr) + line);
+    const { code, output } = await promtool(line + "\n");
+    assert.equal(code, 0, output + line);
     assert.match(line, /^probe_success\{target="127\.0\.0\.1:\d+"\} [01]$/m);
   }
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { cleanStderr, REPO, runCli, spawnCli } from "./peers/cli.ts";
+import { cleanStderr, killAfter, outputWithin, REPO, runCli, spawnCli } from "./peers/cli.ts";
 import { freePort, startBuiltin, startHanging, startSocat } from "./peers/servers.ts";
 import { planConnect } from "../lib/cli/connect.ts";
 import { resolve } from "../lib/net/dial.ts";
@@ -340,6 +340,7 @@ c, _ = s.accept(); c.sendall(b"partial"); time.sleep(0.5)
 c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)); c.close(); s.close()
 `;
   const child = new Deno.Command("python3", { args: ["-c", script], stdout: "piped" }).spawn();
+  killAfter(child, 60_000);
   try {
     const reader = child.stdout.getReader();
     const port = decoder.decode((await reader.read()).value).trim();
@@ -465,7 +466,7 @@ Deno.test("tcpc streams large transfers in flat memory", async () => {
         await writer.close();
       })()
       : Promise.resolve();
-    const { code, stdout, stderr } = await child.output();
+    const { code, stdout, stderr } = await outputWithin(child, 60_000);
     await writing;
     assert.equal(code, 0, decoder.decode(stderr));
     const kib = Number(/maxrss=(\d+)/.exec(decoder.decode(stderr))?.[1]);
@@ -488,7 +489,8 @@ Deno.test("tcpc exits 0 quietly when stdout closes early", async () => {
   const { stdout, stderr } = await new Deno.Command("bash", {
     args: [
       "-c",
-      `"${Deno.execPath()}" run -P main.ts 127.0.0.1 ${peer.port} < /dev/null | head -c 10; ` +
+      // timeout: the CLI sits in a pipeline, where a kill of bash would not reach it.
+      `timeout -s KILL 60 "${Deno.execPath()}" run -P main.ts 127.0.0.1 ${peer.port} < /dev/null | head -c 10; ` +
       `echo " exit=\${PIPESTATUS[0]}"`,
     ],
     cwd: REPO,

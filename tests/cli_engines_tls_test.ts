@@ -9,6 +9,7 @@ import { startMicrosocks } from "./peers/proxies.ts";
 import { freePort, startBuiltin, startHanging } from "./peers/servers.ts";
 import { makeTlsFixtures, startOpensslServer, startSocatTls } from "./peers/tls.ts";
 import { promtool } from "./peers/data.ts";
+import { checkTcp } from "./peers/check.ts";
 
 const lines = (out: string) => out.trim().split("\n").filter((l) => l !== "");
 
@@ -170,11 +171,7 @@ Deno.test("check --tls --cert-days gives check_tcp -S -D's states", async () => 
       "--cert-days",
       days,
     ]);
-    const theirs = await new Deno.Command("/usr/lib/nagios/plugins/check_tcp", {
-      args: ["-H", "127.0.0.1", "-p", String(port), "-S", "-D", days],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
+    const theirs = await checkTcp(["-H", "127.0.0.1", "-p", String(port), "-S", "-D", days]);
     assert.equal(ours.code, expected, `${days}: ${ours.out}`);
     assert.equal(theirs.code, expected, `check_tcp -D ${days}`);
     if (expected === 0) {

@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { cleanStderr, REPO, spawnCli } from "./peers/cli.ts";
+import { cleanStderr, outputWithin, REPO, spawnCli } from "./peers/cli.ts";
 import { runInNetns, skipWithoutNetns } from "./peers/netns.ts";
 
 const encoder = new TextEncoder();
@@ -161,12 +161,13 @@ s.close()
 `;
 
 async function resetFrom(port: number): Promise<void> {
-  const { code, stderr } = await new Deno.Command("python3", {
+  const child = new Deno.Command("python3", {
     args: ["-c", RESETTING_CLIENT, String(port)],
     stdin: "null",
     stdout: "null",
     stderr: "piped",
-  }).output();
+  }).spawn();
+  const { code, stderr } = await outputWithin(child, KILL_AFTER_MS);
   assert.equal(code, 0, decoder.decode(stderr));
 }
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { cleanStderr, REPO, runCli } from "./peers/cli.ts";
+import { cleanStderr, outputWithin, REPO, runCli } from "./peers/cli.ts";
 import { skipWithoutNetns } from "./peers/netns.ts";
 
 const encoder = new TextEncoder();
@@ -131,7 +131,11 @@ for _ in range(20):
     s = socket.socket(); s.connect(("127.0.0.1", ${server.port}))
     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)); s.close()
 `;
-    const py = await new Deno.Command("python3", { args: ["-c", script] }).output();
+    const py = await outputWithin(
+      new Deno.Command("python3", { args: ["-c", script], stdout: "piped", stderr: "piped" })
+        .spawn(),
+      60_000,
+    );
     assert.ok(py.success);
     Deno.kill(server.pid, "SIGCONT");
     for (let i = 0; i < 3; i++) assert.equal(await talk(server.port, `still ${i}`), `still ${i}`);

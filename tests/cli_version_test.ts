@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { runCli, spawnCli } from "./peers/cli.ts";
+import { outputWithin, runCli, spawnCli } from "./peers/cli.ts";
 import { fileURLToPath } from "node:url";
 
 // main.ts answers --version before it sets anything up (start-up, issue 16):
@@ -43,13 +43,14 @@ Deno.test("tcpc with only the commands' modules loaded on demand still routes ea
 });
 
 Deno.test("tcpc under deno run without read access to lib/ exits 5 naming the grant", async () => {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+  const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-net=127.0.0.1:1", "main.ts", "127.0.0.1", "1", "-z"],
     cwd: fileURLToPath(new URL("..", import.meta.url)),
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-  }).output();
+  }).spawn();
+  const { code, stdout, stderr } = await outputWithin(child, 60_000);
   const err = new TextDecoder().decode(stderr);
   assert.equal(code, 5, err);
   assert.equal(stdout.length, 0);

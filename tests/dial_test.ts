@@ -3,6 +3,7 @@ import { dial, resolve } from "../lib/net/dial.ts";
 import { joinHostPort } from "../lib/net/address.ts";
 import { NetError, UsageError } from "../lib/errors.ts";
 import { freePort, startBuiltin, startHanging } from "./peers/servers.ts";
+import { outputWithin } from "./peers/cli.ts";
 
 async function hasIpv6Loopback(): Promise<boolean> {
   try {
@@ -135,12 +136,13 @@ async function inDualHostNamespace(code: string): Promise<string> {
     const script = `mount --bind ${dir}/hosts /etc/hosts && ` +
       `mount --bind ${dir}/nsswitch.conf /etc/nsswitch.conf && ` +
       `exec "${Deno.execPath()}" run -A --config deno.json ${dir}/main.ts`;
-    const { code: exit, stdout, stderr } = await new Deno.Command("unshare", {
+    const child = new Deno.Command("unshare", {
       args: ["-m", "sh", "-c", script],
       cwd: new URL("..", import.meta.url),
       stdout: "piped",
       stderr: "piped",
-    }).output();
+    }).spawn();
+    const { code: exit, stdout, stderr } = await outputWithin(child, 60_000);
     const err = new TextDecoder().decode(stderr);
     assert.equal(exit, 0, err);
     return new TextDecoder().decode(stdout);

@@ -9,7 +9,7 @@
  */
 
 import assert from "node:assert/strict";
-import { cleanStderr, REPO } from "./peers/cli.ts";
+import { cleanStderr, killAfter, outputWithin, REPO } from "./peers/cli.ts";
 import { startHanging } from "./peers/servers.ts";
 import {
   canKillSockets,
@@ -23,9 +23,12 @@ import { blackholeAvailable, runInBlackhole } from "./peers/blackhole.ts";
 
 const decoder = new TextDecoder();
 
-/** Spawns the CLI with stdin piped, RUST_BACKTRACE set (the CLI must still print none). */
+/**
+ * Spawns the CLI with stdin piped, RUST_BACKTRACE set (the CLI must still print
+ * none); it is killed after 60 s (a test bug guard).
+ */
 function spawn(args: string[], stdin: "piped" | "null" = "piped"): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
+  const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-P", "main.ts", ...args],
     cwd: REPO,
     env: { RUST_BACKTRACE: "1" },
@@ -33,6 +36,8 @@ function spawn(args: string[], stdin: "piped" | "null" = "piped"): Deno.ChildPro
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+  killAfter(child, 60_000);
+  return child;
 }
 
 /** Reads a stream to its end in the background; `until(n)` waits for n bytes. */
@@ -141,23 +146,17 @@ Deno.test("tcpc reports a peer that closes before reading the input: exit 1", as
     for (const how of ["--file", "stdin"] as const) {
       await t.step(`input from ${how}`, async () => {
         const args = ["127.0.0.1", String(peer.port), "-t", "10s"];
-        const { code, stdout, stderr } = how === "--file"
-          ? await new Deno.Command(Deno.execPath(), {
-            args: ["run", "-P", "main.ts", ...args, "-f", file],
-            cwd: REPO,
-            env: { RUST_BACKTRACE: "1" },
-            stdin: "null",
-            stdout: "piped",
-            stderr: "piped",
-          }).output()
-          : await new Deno.Command("sh", {
+        const child = how === "--file"
+          ? spawn([...args, "-f", file], "null")
+          : new Deno.Command("sh", {
             args: ["-c", `exec "$0" run -P main.ts "$@" < "${file}"`, Deno.execPath(), ...args],
             cwd: REPO,
             env: { RUST_BACKTRACE: "1" },
             stdin: "null",
             stdout: "piped",
             stderr: "piped",
-          }).output();
+          }).spawn();
+        const { code, stdout, stderr } = await outputWithin(child, 60_000);
         const line = oneLine(stderr);
         assert.equal(code, 1, line);
         assert.match(
@@ -176,7 +175,7 @@ Deno.test("tcpc -t fires when the peer accepts but never reads: exit 4", async (
   await using peer = startNeverReader();
   // /dev/zero never ends: the socket buffers fill and the write blocks.
   const started = performance.now();
-  const { code, stderr } = await new Deno.Command("sh", {
+  const child = new Deno.Command("sh", {
     args: [
       "-c",
       `exec "$0" run -P main.ts 127.0.0.1 "$1" -t 1s < /dev/zero`,
@@ -188,7 +187,8 @@ Deno.test("tcpc -t fires when the peer accepts but never reads: exit 4", async (
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-  }).output();
+  }).spawn();
+  const { code, stderr } = await outputWithin(child, 60_000);
   const ms = performance.now() - started;
   const line = oneLine(stderr);
   assert.equal(code, 4, line);
@@ -253,7 +253,8 @@ Deno.test("tcpc exits quietly when stdout closes early (| head -c 1)", async () 
     const { stdout } = await new Deno.Command("bash", {
       args: [
         "-c",
-        `"$0" run -P main.ts 127.0.0.1 "$1" -t 10s --deadline 30s 2>"$2" </dev/null | head -c 1; ` +
+        // timeout: the CLI sits in a pipeline, where a kill of bash would not reach it.
+        `timeout -s KILL 60 "$0" run -P main.ts 127.0.0.1 "$1" -t 10s --deadline 30s 2>"$2" </dev/null | head -c 1; ` +
         `echo " \${PIPESTATUS[0]}"`,
         Deno.execPath(),
         String(peer.port),

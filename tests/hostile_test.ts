@@ -11,7 +11,7 @@
 
 import { runProbe } from "../lib/cli/probe.ts";
 import assert from "node:assert/strict";
-import { cleanStderr, REPO } from "./peers/cli.ts";
+import { cleanStderr, outputWithin, REPO } from "./peers/cli.ts";
 import { canKillSockets, startFlooder, startMassReset, startSender } from "./peers/faulty.ts";
 import { collectingContext } from "./peers/context.ts";
 
@@ -60,14 +60,15 @@ function rawHazards(bytes: Uint8Array): string[] {
 async function cli(
   args: string[],
 ): Promise<{ code: number; stdout: Uint8Array; stderr: Uint8Array }> {
-  return await new Deno.Command(Deno.execPath(), {
+  const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-P", "main.ts", ...args],
     cwd: REPO,
     env: { RUST_BACKTRACE: "1", NO_COLOR: "1" },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-  }).output();
+  }).spawn();
+  return await outputWithin(child, 60_000);
 }
 
 const PAYLOADS: [string, Uint8Array][] = [

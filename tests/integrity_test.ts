@@ -11,7 +11,7 @@
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { cleanStderr, REPO } from "./peers/cli.ts";
+import { cleanStderr, killAfter, REPO } from "./peers/cli.ts";
 import { type Peer, startBuiltin, startProcess } from "./peers/servers.ts";
 import { startSlowEcho } from "./peers/faulty.ts";
 
@@ -82,6 +82,7 @@ async function transfer(file: string, port: number, extra: string[] = []): Promi
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+  killAfter(child, 300_000);
   let peak = 0;
   let running = true;
   const poller = (async () => {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { collectingContext } from "./peers/context.ts";
+import { outputWithin } from "./peers/cli.ts";
 import { runKernel } from "../lib/cli/kernel.ts";
 import { LINUX_DEFAULTS } from "./fixtures/linux_defaults.ts";
 import { UsageError } from "../lib/errors.ts";
@@ -33,13 +34,14 @@ async function catProc(): Promise<Map<KernelParamName, number[]>> {
 async function runCli(
   flags: string[],
 ): Promise<{ code: number; report: KernelReportJson; stderr: string }> {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+  const child = new Deno.Command(Deno.execPath(), {
     args: ["run", ...flags, "main.ts", "kernel", "--json"],
     cwd: REPO,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-  }).output();
+  }).spawn();
+  const { code, stdout, stderr } = await outputWithin(child, 60_000);
   const text = new TextDecoder().decode(stdout);
   assert.equal(
     text.split("\n").length,

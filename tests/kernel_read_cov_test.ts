@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { readKernelParams } from "../lib/kernel/read.ts";
+import { outputWithin } from "./peers/cli.ts";
 
 const LINUX = Deno.build.os === "linux";
 const READ_TS = new URL("../lib/kernel/read.ts", import.meta.url).href;
@@ -142,7 +143,7 @@ Deno.test({
     const writer = child.stdin.getWriter();
     await writer.write(new TextEncoder().encode(script));
     await writer.close();
-    const { code, stdout, stderr } = await child.output();
+    const { code, stdout, stderr } = await outputWithin(child, 60_000);
     assert.equal(code, 0, new TextDecoder().decode(stderr));
     const reading = JSON.parse(new TextDecoder().decode(stdout));
     assert.deepEqual(reading.params["ipv4/tcp_syn_retries"], {

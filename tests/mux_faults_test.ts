@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { type CloseResult, Mux, type MuxConn } from "../lib/net/mux.ts";
 import { NetError } from "../lib/errors.ts";
+import { killAfter } from "./peers/cli.ts";
 
 const decoder = new TextDecoder();
 
@@ -26,6 +27,7 @@ print("reset", flush=True)
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
+  killAfter(child, 60_000);
   const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let seen = "";
   const waitFor = async (word: string) => {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { stopChild } from "./peers/servers.ts";
+import { killAfter } from "./peers/cli.ts";
 
 Deno.test("stopChild() ends a peer that ignores SIGTERM with SIGKILL after the grace period", async () => {
   // bash ignores TERM and so does the sleep it runs (ignored signals are inherited).
@@ -26,4 +27,14 @@ Deno.test("stopChild() leaves SIGKILL out for a peer that stops on SIGTERM", asy
     .spawn();
   const status = await stopChild(child, { graceMs: 30_000 });
   assert.equal(status.signal, "SIGTERM");
+});
+
+Deno.test("killAfter() ends a child still running after its time, and its timer ends with the child", async () => {
+  const hung = new Deno.Command("sleep", { args: ["60"], stdout: "null", stderr: "null" }).spawn();
+  killAfter(hung, 300);
+  assert.equal((await hung.status).signal, "SIGKILL");
+  // Exits at once: the 60 s timer must not outlive it (the op sanitizer would fail the test).
+  const quick = new Deno.Command("true", { stdout: "null", stderr: "null" }).spawn();
+  killAfter(quick, 60_000);
+  assert.equal((await quick.status).code, 0);
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { cleanStderr, runCli } from "./peers/cli.ts";
+import { cleanStderr, outputWithin, runCli } from "./peers/cli.ts";
 import { freePort, startBuiltin, startHanging, startRedis } from "./peers/servers.ts";
 import { LISTEN_2500, runInNetns, skipWithoutNetns } from "./peers/netns.ts";
 import { planProbe } from "../lib/cli/probe.ts";
@@ -211,7 +211,7 @@ Deno.test("tcpc probe with ulimit -n 64 lowers its concurrency on EMFILE and fin
       stdout: "piped",
       stderr: "piped",
     });
-    const { code, stdout, stderr } = await child.output();
+    const { code, stdout, stderr } = await outputWithin(child.spawn(), 60_000);
     const err = new TextDecoder().decode(stderr);
     const found = probeRecords(new TextDecoder().decode(stdout));
     assert.equal(found.length, count, err);
@@ -370,7 +370,8 @@ Deno.test("tcpc probe with workers piped into head -c 1 exits 0 quietly", async 
     const { stdout, stderr } = await new Deno.Command("bash", {
       args: [
         "-c",
-        '"$0" run -P main.ts probe "$1" --workers 2 | head -c 1; echo " ${PIPESTATUS[0]}"',
+        // timeout: the CLI sits in a pipeline, where a kill of bash would not reach it.
+        'timeout -s KILL 60 "$0" run -P main.ts probe "$1" --workers 2 | head -c 1; echo " ${PIPESTATUS[0]}"',
         Deno.execPath(),
         target,
       ],

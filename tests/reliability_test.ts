@@ -4,7 +4,7 @@
  * real pipes, real signals, private namespaces where the kernel must be bent.
  */
 import assert from "node:assert/strict";
-import { cleanStderr, REPO, runCli, spawnCli } from "./peers/cli.ts";
+import { cleanStderr, outputWithin, REPO, runCli, spawnCli } from "./peers/cli.ts";
 import { runCliIsolated, runInNetns, skipWithoutNetns } from "./peers/netns.ts";
 import { freePort, startBuiltin } from "./peers/servers.ts";
 
@@ -25,7 +25,7 @@ async function pythonPeer(script: string) {
     if (decoder.decode(ss.stdout).trim() !== "") break;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  const output = child.output();
+  const output = outputWithin(child, 60_000);
   return {
     port,
     async result(): Promise<string> {

@@ -8,7 +8,7 @@
  */
 
 import assert from "node:assert/strict";
-import { cleanStderr, REPO } from "./peers/cli.ts";
+import { cleanStderr, outputWithin, REPO } from "./peers/cli.ts";
 import { freePort } from "./peers/servers.ts";
 
 Deno.test("every subcommand denied by --allow-net exits 5 naming the flag", async (t) => {
@@ -28,7 +28,7 @@ Deno.test("every subcommand denied by --allow-net exits 5 naming the flag", asyn
   try {
     for (const [name, args] of cases) {
       await t.step(name, async () => {
-        const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+        const child = new Deno.Command(Deno.execPath(), {
           args: [
             "run",
             `--allow-net=127.0.0.1:${allowed}`,
@@ -43,7 +43,8 @@ Deno.test("every subcommand denied by --allow-net exits 5 naming the flag", asyn
           stdin: "null",
           stdout: "piped",
           stderr: "piped",
-        }).output();
+        }).spawn();
+        const { code, stdout, stderr } = await outputWithin(child, 60_000);
         const err = cleanStderr(new TextDecoder().decode(stderr));
         const out = new TextDecoder().decode(stdout);
         // Lines on stderr: exactly one, from tcpc (probe and echo may also

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { serve, type ServeMode, type ServeResult } from "../lib/net/server.ts";
+import { outputWithin } from "./peers/cli.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -97,7 +98,7 @@ print("done", flush=True)
     const child = new Deno.Command("python3", { args: ["-c", script], stdout: "piped" }).spawn();
     const until = Date.now() + 1500;
     while (Date.now() < until) { /* block the event loop: no accept runs */ }
-    const { success, stdout } = await child.output();
+    const { success, stdout } = await outputWithin(child, 60_000);
     assert.ok(success);
     assert.equal(decoder.decode(stdout), "done\n");
     // The server is still there and still echoes.

@@ -3,6 +3,7 @@ import { runSession, type SessionOptions, type SessionResult } from "../lib/net/
 import { NetError } from "../lib/errors.ts";
 import type { ByteReader } from "../lib/stream.ts";
 import { TcpConn } from "../lib/net/tcp_conn.ts";
+import { killAfter } from "./peers/cli.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -285,6 +286,7 @@ c.close(); s.close()
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
+  killAfter(child, 60_000);
   try {
     const reader = child.stdout.getReader();
     const { value } = await reader.read();

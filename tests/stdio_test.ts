@@ -102,8 +102,12 @@ async function evalIn(shell: string, code: string, from: "stdout" | "stderr" = "
   const path = await Deno.makeTempFile({ suffix: ".ts" });
   try {
     await writeStdioScript(path, code);
+    // timeout: the script may sit in a pipeline, where a kill of sh would not reach it.
     const out = await new Deno.Command("sh", {
-      args: ["-c", shell.replace("DENO", `"${Deno.execPath()}" run -A "${path}"`)],
+      args: [
+        "-c",
+        shell.replace("DENO", `timeout -s KILL 60 "${Deno.execPath()}" run -A "${path}"`),
+      ],
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

@@ -23,7 +23,8 @@ export interface BlackholeSupport {
 /** Shell lines that install a DROP rule for SYNs to `port` with `tool`. */
 function dropRule(tool: "iptables" | "nft", port: number): string {
   return tool === "iptables"
-    ? `iptables -w -A INPUT -p tcp --dport ${port} --syn -j DROP`
+    // -w 10: a bounded wait for the xtables lock (a plain -w waits as long as a holder keeps it).
+    ? `iptables -w 10 -A INPUT -p tcp --dport ${port} --syn -j DROP`
     : `nft add table inet tcpc_bh && ` +
       `nft add chain inet tcpc_bh input '{ type filter hook input priority 0; }' && ` +
       `nft add rule inet tcpc_bh input tcp dport ${port} tcp flags syn drop`;

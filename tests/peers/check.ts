@@ -7,6 +7,7 @@
 
 import { runCheck } from "../../lib/cli/check.ts";
 import { collectingContext } from "./context.ts";
+import { outputWithin } from "./cli.ts";
 
 /** The real check_tcp. */
 export const CHECK_TCP = "/usr/lib/nagios/plugins/check_tcp";
@@ -28,12 +29,13 @@ export interface CheckRun {
  * ```
  */
 export async function checkTcp(args: string[]): Promise<CheckRun> {
-  const { code, stdout } = await new Deno.Command(CHECK_TCP, {
+  const child = new Deno.Command(CHECK_TCP, {
     args,
     stdin: "null",
     stdout: "piped",
     stderr: "null",
-  }).output();
+  }).spawn();
+  const { code, stdout } = await outputWithin(child, 60_000);
   return { code, line: new TextDecoder().decode(stdout).trimEnd() };
 }
 

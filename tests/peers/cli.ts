@@ -46,19 +46,37 @@ export function cleanStderr(text: string): string {
 
 /**
  * Spawns the CLI with piped stdio; the caller writes stdin and reads outputs.
+ * It is killed after `killAfterMs` ({@linkcode killAfter}), so a wait for its
+ * exit or on its pipes always ends.
  */
 export function spawnCli(args: string[], options: RunCliOptions = {}): Deno.ChildProcess {
   const deno = ["run", ...(options.permissions ?? ["-P"]), "main.ts", ...args];
   const limited = options.fdLimit === undefined
     ? null
     : ["-c", `ulimit -n ${options.fdLimit} && exec "$0" "$@"`, Deno.execPath(), ...deno];
-  return new Deno.Command(limited === null ? Deno.execPath() : "sh", {
+  const child = new Deno.Command(limited === null ? Deno.execPath() : "sh", {
     args: limited ?? deno,
     cwd: REPO,
     stdin: options.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+  killAfter(child, options.killAfterMs ?? 60_000);
+  return child;
+}
+
+/**
+ * Kills `child` with SIGKILL if it still runs after `ms`: a guard against a
+ * test bug that would hang the suite, not an assertion. The timer ends when
+ * the child does, so it never outlives the test that awaited the child.
+ */
+export function killAfter(child: Deno.ChildProcess, ms: number): void {
+  const killer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* gone */ }
+  }, ms);
+  void child.status.finally(() => clearTimeout(killer));
 }
 
 /**
@@ -69,16 +87,8 @@ export async function outputWithin(
   child: Deno.ChildProcess,
   killAfterMs: number,
 ): Promise<Deno.CommandOutput> {
-  const killer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* gone */ }
-  }, killAfterMs);
-  try {
-    return await child.output();
-  } finally {
-    clearTimeout(killer);
-  }
+  killAfter(child, killAfterMs);
+  return await child.output();
 }
 
 /**
@@ -100,10 +110,8 @@ export async function runCli(args: string[], options: RunCliOptions = {}): Promi
       await writer.close();
     } catch { /* the child may exit before reading all stdin */ }
   })();
-  const [{ code, stdout, stderr }] = await Promise.all([
-    outputWithin(child, options.killAfterMs ?? 60_000),
-    feeding,
-  ]);
+  // spawnCli's kill guard bounds the wait.
+  const [{ code, stdout, stderr }] = await Promise.all([child.output(), feeding]);
   return {
     code,
     stdout,

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { outputWithin } from "./cli.ts";
+
 /** `size` random bytes (getRandomValues fills at most 64 KiB per call). */
 export function randomBytes(size: number): Uint8Array<ArrayBuffer> {
   const data = new Uint8Array(size);
@@ -28,7 +30,7 @@ export async function promtool(text: string): Promise<{ code: number; output: st
   const writer = child.stdin.getWriter();
   await writer.write(new TextEncoder().encode(text));
   await writer.close();
-  const { code, stdout, stderr } = await child.output();
+  const { code, stdout, stderr } = await outputWithin(child, 60_000);
   const dec = new TextDecoder();
   return { code, output: dec.decode(stdout) + dec.decode(stderr) };
 }

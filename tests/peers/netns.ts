@@ -99,7 +99,8 @@ export async function skipWithoutNetns(t: Deno.TestContext): Promise<boolean> {
 
 /** Shell lines that start one listener on 127.0.0.1:2500 inside the namespace and wait for it. */
 export const LISTEN_2500: readonly string[] = [
-  "socat TCP-LISTEN:2500,bind=127.0.0.1,fork,reuseaddr /dev/null &",
+  // Not on the command's pipes: a kill guard could not end a wait for their EOF.
+  "socat TCP-LISTEN:2500,bind=127.0.0.1,fork,reuseaddr /dev/null </dev/null >/dev/null 2>&1 &",
   "pid=$!",
   "for i in $(seq 50); do ss -ltn | grep -q ':2500 ' && break; sleep 0.1; done",
 ];

@@ -8,6 +8,7 @@
  */
 
 import { freePort, type Peer, stopChild, waitForPort } from "./servers.ts";
+import { outputWithin } from "./cli.ts";
 
 /** The PostgreSQL bin directory, or null when PostgreSQL is not installed. */
 export function postgresBin(): string | null {
@@ -38,13 +39,14 @@ export async function startPostgres(bin: string): Promise<Peer> {
   const user = postgresUser();
   const dir = Deno.makeTempDirSync({ prefix: "tcpc-pg-" });
   Deno.chownSync(dir, user.uid, user.gid);
-  const init = await new Deno.Command(`${bin}/initdb`, {
+  const initdb = new Deno.Command(`${bin}/initdb`, {
     args: ["-D", `${dir}/data`, "-A", "trust", "-U", "postgres"],
     ...user,
     stdin: "null",
     stdout: "null",
     stderr: "piped",
-  }).output();
+  }).spawn();
+  const init = await outputWithin(initdb, 120_000);
   if (init.code !== 0) {
     Deno.removeSync(dir, { recursive: true });
     throw new Error(`initdb failed: ${new TextDecoder().decode(init.stderr)}`);

@@ -8,6 +8,7 @@
  */
 
 import { serve, type ServeMode } from "../../lib/net/server.ts";
+import { killAfter } from "./cli.ts";
 
 /** A running peer. */
 export interface Peer extends AsyncDisposable {
@@ -73,16 +74,8 @@ export async function stopChild(
   try {
     child.kill(options.signal ?? "SIGTERM");
   } catch { /* gone */ }
-  const killer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* gone */ }
-  }, options.graceMs ?? 5_000);
-  try {
-    return await child.status;
-  } finally {
-    clearTimeout(killer);
-  }
+  killAfter(child, options.graceMs ?? 5_000);
+  return await child.status;
 }
 
 /** Starts a program that listens on a port we chose, waits for it, and returns a Peer. */
