@@ -30,6 +30,7 @@
  */
 
 import { fileURLToPath } from "node:url";
+import { stopChild } from "../tests/peers/servers.ts";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 
@@ -255,10 +256,7 @@ function startServer(command: string, args: (port: number) => string[]) {
     port,
     ready: () => waitForPort(port),
     stop: async () => {
-      try {
-        child.kill("SIGTERM");
-      } catch { /* gone */ }
-      await child.status;
+      await stopChild(child);
     },
   };
 }

@@ -19,6 +19,7 @@ import {
   say,
   shell,
 } from "./common.ts";
+import { stopChild } from "../tests/peers/servers.ts";
 
 function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -67,10 +68,7 @@ export async function measureIperf(options: BenchOptions = {}): Promise<{
       else samples.push(bps / 8 / 1e9);
     }
   } finally {
-    try {
-      server.kill("SIGTERM");
-    } catch { /* gone */ }
-    await server.status;
+    await stopChild(server);
   }
   say(`fig 7: iperf3 ${samples.map((s) => s.toFixed(2)).join(", ")} GB/s`);
   return { samples, notes };

@@ -30,6 +30,7 @@ import {
   shell,
   TCPC,
 } from "./common.ts";
+import { stopChild } from "../tests/peers/servers.ts";
 
 const MiB = 1 << 20;
 const HOST = "127.0.0.1";
@@ -105,10 +106,7 @@ async function server(args: string[], port: number): Promise<() => Promise<void>
     throw err;
   }
   return async () => {
-    try {
-      child.kill("SIGTERM");
-    } catch { /* gone */ }
-    await child.status;
+    await stopChild(child);
   };
 }
 

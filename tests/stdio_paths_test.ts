@@ -127,9 +127,12 @@ async function runIn(shell: string, code: string) {
   const path = await Deno.makeTempFile({ suffix: ".ts" });
   try {
     await writeStdioScript(path, code);
-    // exec: the kill guard then reaches the script itself, not only the shell.
+    // exec and timeout: the guard reaches the script itself even inside a pipeline.
     const child = new Deno.Command("sh", {
-      args: ["-c", shell.replaceAll("DENO", `exec "${Deno.execPath()}" run -A "${path}"`)],
+      args: [
+        "-c",
+        shell.replaceAll("DENO", `exec timeout -s KILL 60 "${Deno.execPath()}" run -A "${path}"`),
+      ],
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

@@ -69,7 +69,18 @@ export async function runInNetns(
   options: RunInNetnsOptions = {},
 ): Promise<NetnsResult> {
   const child = new Deno.Command("unshare", {
-    args: ["-n", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", command, ...args],
+    args: [
+      "-n",
+      "-p",
+      "-f",
+      "--kill-child",
+      "sh",
+      "-c",
+      'ip link set lo up && exec "$@"',
+      "sh",
+      command,
+      ...args,
+    ],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -168,7 +179,9 @@ export async function runCliIsolated(
       `exec "${Deno.execPath()}" run ${perms} main.ts ${quoted}`,
     ].join("\n");
     const child = new Deno.Command("unshare", {
-      args: ["-n", "-m", "sh", "-c", script],
+      // -p -f: the namespace's pid 1 is the shell that execs tcpc; when it ends, the
+      // kernel kills what the setup lines left running (no orphaned peers).
+      args: ["-n", "-m", "-p", "-f", "--kill-child", "sh", "-c", script],
       cwd: new URL("../..", import.meta.url),
       stdin: "null",
       stdout: "piped",
