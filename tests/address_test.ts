@@ -47,6 +47,11 @@ const CASES = [
   "0::0",
   "1:2:3:4::5:6:7",
   "1:2:3:4::5:6:7:8",
+  // A dotted group that is not the text's last (found by the generated-text test).
+  "1.2.3.4::",
+  "1.2.3.4::%lo",
+  "1.255.255.0::%lo:0",
+  "1::1.2.3.4:0",
 ];
 
 Deno.test("ipFamily() answers like node:net isIP on hand-picked literals", () => {

@@ -31,7 +31,8 @@ function isIPv6(text: string): boolean {
   const all = [...left, ...right];
   // RFC 4291 section 2.2 form 3: a dotted IPv4 tail stands for the last two groups.
   let count = all.length;
-  const last = all.at(-1);
+  // Only the text's last group may be dotted: in "1.2.3.4::" it comes before the "::".
+  const last = (halves.length === 2 ? right : left).at(-1);
   if (last !== undefined && last.includes(".")) {
     if (!isIPv4(last)) return false;
     all.pop();

@@ -120,7 +120,7 @@ export class Slot<T> implements MuxConn<T> {
   };
   /** The due time of this slot's valid heap entry (others are stale). */
   armedAt = Infinity;
-  /** EMFILE waits with nothing open so far (up to FD_WAIT_RETRIES). */
+  /** EMFILE waits with nothing open so far (20 ms each, for 2 s or the connect timeout). */
   fdWaits = 0;
   #mux: SlotOwner<T>;
 

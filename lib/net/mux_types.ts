@@ -202,7 +202,8 @@ export interface MuxOptions<T> {
   /**
    * Other threads of this process use descriptors too (tcpc probe's
    * workers): on EMFILE/ENFILE with no socket open here, wait 20 ms and retry
-   * (up to 100 times) instead of failing the dial, and after a lowering raise
+   * (for 2 s or the dial's connect timeout, whichever is longer) instead of
+   * failing the dial, and after a lowering raise
    * `maxOpen` by one every `maxOpen / 4 + 1` closes, back up to its first
    * value, as the other threads free theirs. @default {false}
    */
