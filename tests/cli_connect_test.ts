@@ -31,11 +31,10 @@ function silentPeer(greeting = "") {
 
 /** Runs the CLI with stdin held open (never EOF) until it exits by itself. */
 async function runHeldOpen(args: string[], send = "") {
-  const child = spawnCli(args, { stdin: "" });
+  const child = spawnCli(args, { stdin: "", killAfterMs: 30_000 });
   const writer = child.stdin.getWriter();
   if (send) await writer.write(encoder.encode(send));
   const started = performance.now();
-  const killer = setTimeout(() => child.kill("SIGKILL"), 30_000);
   try {
     const { code, stdout, stderr } = await child.output();
     return {
@@ -45,7 +44,6 @@ async function runHeldOpen(args: string[], send = "") {
       ms: performance.now() - started,
     };
   } finally {
-    clearTimeout(killer);
     await writer.close().catch(() => {});
   }
 }
@@ -428,14 +426,12 @@ Deno.test("tcpc moves 64 MiB of random bytes through socat's echo byte-identical
   // Write stdin while reading stdout (runCli writes all stdin first: that would
   // deadlock once the pipes fill, as it should with any streaming program).
   const child = spawnCli(["127.0.0.1", String(peer.port), "-w", "2s", "-i", "10s"], { stdin: "" });
-  const killer = setTimeout(() => child.kill("SIGKILL"), 60_000);
   const writing = (async () => {
     const writer = child.stdin.getWriter();
     await writer.write(data);
     await writer.close();
   })();
   const output = await child.output();
-  clearTimeout(killer);
   await writing;
   const r = {
     code: output.code,

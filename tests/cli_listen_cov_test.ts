@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { cleanStderr, outputWithin, spawnCli } from "./peers/cli.ts";
+import { cleanStderr, killAfter, outputWithin, spawnCli } from "./peers/cli.ts";
 
 const decoder = new TextDecoder();
 const KILL_AFTER_MS = 60_000;
@@ -15,17 +15,12 @@ const KILL_AFTER_MS = 60_000;
 function watch(child: Deno.ChildProcess) {
   let err = "";
   let exited = false;
-  const killer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* gone */ }
-  }, KILL_AFTER_MS);
+  killAfter(child, KILL_AFTER_MS);
   const errDone = (async () => {
     for await (const chunk of child.stderr) err += decoder.decode(chunk, { stream: true });
   })();
   const out = new Response(child.stdout).text();
   const done = Promise.all([child.status, errDone, out]).then(([status, , text]) => {
-    clearTimeout(killer);
     exited = true;
     return { code: status.code, out: text, err: cleanStderr(err) };
   });

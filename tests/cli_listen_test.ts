@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { cleanStderr, outputWithin, REPO, spawnCli } from "./peers/cli.ts";
+import { cleanStderr, killAfter, outputWithin, REPO, spawnCli } from "./peers/cli.ts";
 import { runInNetns, skipWithoutNetns } from "./peers/netns.ts";
 
 const encoder = new TextEncoder();
@@ -38,11 +38,7 @@ interface Listening {
  * then keeps collecting its outputs until it exits.
  */
 async function whenListening(child: Deno.ChildProcess): Promise<Listening> {
-  const killer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* gone */ }
-  }, KILL_AFTER_MS);
+  killAfter(child, KILL_AFTER_MS);
   const reader = child.stderr.getReader();
   let err = "";
   let match: RegExpExecArray | null = null;
@@ -61,7 +57,6 @@ async function whenListening(child: Deno.ChildProcess): Promise<Listening> {
   })();
   const out = new Response(child.stdout).text();
   const done = Promise.all([child.status, rest, out]).then(([status, , text]) => {
-    clearTimeout(killer);
     return { code: status.code, out: text, err: cleanStderr(err) };
   });
   if (match === null) {
@@ -94,17 +89,8 @@ function spawnShell(args: string[], redirect: string): Deno.ChildProcess {
 
 /** Runs a child to its end (bounded by KILL_AFTER_MS). */
 async function finish(child: Deno.ChildProcess): Promise<Finished> {
-  const killer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* gone */ }
-  }, KILL_AFTER_MS);
-  try {
-    const { code, stdout, stderr } = await child.output();
-    return { code, out: decoder.decode(stdout), err: cleanStderr(decoder.decode(stderr)) };
-  } finally {
-    clearTimeout(killer);
-  }
+  const { code, stdout, stderr } = await outputWithin(child, KILL_AFTER_MS);
+  return { code, out: decoder.decode(stdout), err: cleanStderr(decoder.decode(stderr)) };
 }
 
 async function sha256File(path: string): Promise<string> {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { cleanStderr, outputWithin, REPO, runCli } from "./peers/cli.ts";
+import { cleanStderr, killAfter, outputWithin, REPO, runCli } from "./peers/cli.ts";
 import { skipWithoutNetns } from "./peers/netns.ts";
 
 const encoder = new TextEncoder();
@@ -21,7 +21,7 @@ async function startServeCli(args: string[], wrap?: (argv: string[]) => string[]
   }).spawn();
   const stdout = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let out = "";
-  const killer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+  killAfter(child, 30_000);
   while (!out.includes("\n")) {
     const { value, done } = await stdout.read();
     if (done) break;
@@ -37,7 +37,6 @@ async function startServeCli(args: string[], wrap?: (argv: string[]) => string[]
     async stop(signal: Deno.Signal = "SIGTERM") {
       child.kill(signal);
       const status = await child.status;
-      clearTimeout(killer);
       let rest = "";
       while (true) {
         const { value, done } = await stdout.read();

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { skipWithoutNetns } from "./peers/netns.ts";
+import { outputWithin } from "./peers/cli.ts";
 
 const DIAL_URL = new URL("../lib/net/dial.ts", import.meta.url).href;
 
@@ -32,18 +33,9 @@ async function inDualNamespace(code: string): Promise<string> {
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-    const killer = setTimeout(() => {
-      try {
-        child.kill("SIGKILL");
-      } catch { /* gone */ }
-    }, 60_000);
-    try {
-      const { code: exit, stdout, stderr } = await child.output();
-      assert.equal(exit, 0, new TextDecoder().decode(stderr));
-      return new TextDecoder().decode(stdout);
-    } finally {
-      clearTimeout(killer);
-    }
+    const { code: exit, stdout, stderr } = await outputWithin(child, 60_000);
+    assert.equal(exit, 0, new TextDecoder().decode(stderr));
+    return new TextDecoder().decode(stdout);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

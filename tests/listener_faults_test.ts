@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { acceptConn } from "../lib/net/listener.ts";
 import { NetError } from "../lib/errors.ts";
+import { killAfter } from "./peers/cli.ts";
 
 Deno.test("acceptConn() says so when the listener is closed under it", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -55,39 +56,35 @@ Deno.test("acceptConn() reports EMFILE, backs off and accepts once a descriptor 
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-    const killer = setTimeout(() => child.kill("SIGKILL"), 60_000); // a test bug guard
+    killAfter(child, 60_000); // a test bug guard
+    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let out = "";
+    while (!out.includes("\n")) {
+      const { value, done } = await lines.read();
+      if (done) break;
+      out += value;
+    }
+    const port = Number(out.split("\n")[0]);
+    assert.ok(port > 0, `no port: ${out}`);
+    const client = await Deno.connect({ hostname: "127.0.0.1", port });
     try {
-      const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-      let out = "";
-      while (!out.includes("\n")) {
+      await client.write(new TextEncoder().encode("hello"));
+      for (;;) {
         const { value, done } = await lines.read();
         if (done) break;
         out += value;
       }
-      const port = Number(out.split("\n")[0]);
-      assert.ok(port > 0, `no port: ${out}`);
-      const client = await Deno.connect({ hostname: "127.0.0.1", port });
-      try {
-        await client.write(new TextEncoder().encode("hello"));
-        for (;;) {
-          const { value, done } = await lines.read();
-          if (done) break;
-          out += value;
-        }
-      } finally {
-        client.close();
-      }
-      const { code } = await child.status;
-      const err = await new Response(child.stderr).text();
-      assert.equal(code, 0, err);
-      const got = JSON.parse(out.split("\n")[1]!);
-      assert.equal(got.got, "hello", "the queued client was accepted after the failure");
-      assert.ok(got.filled, "the table was full");
-      assert.ok(got.errors.length >= 1, "the EMFILE was reported");
-      assert.match(got.errors[0], /^\w+ accept "127\.0\.0\.1:P": .*(EMFILE|too many open files)/i);
     } finally {
-      clearTimeout(killer);
+      client.close();
     }
+    const { code } = await child.status;
+    const err = await new Response(child.stderr).text();
+    assert.equal(code, 0, err);
+    const got = JSON.parse(out.split("\n")[1]!);
+    assert.equal(got.got, "hello", "the queued client was accepted after the failure");
+    assert.ok(got.filled, "the table was full");
+    assert.ok(got.errors.length >= 1, "the EMFILE was reported");
+    assert.match(got.errors[0], /^\w+ accept "127\.0\.0\.1:P": .*(EMFILE|too many open files)/i);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

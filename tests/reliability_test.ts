@@ -188,10 +188,9 @@ Deno.test("tcpc -w 1ms reports the operation, the address and the timer", async 
 
 /** Spawns the CLI with stdout piped and never read until the process ended. */
 async function withStalledStdout(args: string[], signal?: Deno.Signal, signalAfterMs = 0) {
-  const child = spawnCli(args);
+  const child = spawnCli(args, { killAfterMs: 30_000 });
   let killer: ReturnType<typeof setTimeout> | undefined;
   if (signal !== undefined) killer = setTimeout(() => child.kill(signal), signalAfterMs);
-  const guard = setTimeout(() => child.kill("SIGKILL"), 30_000);
   try {
     const status = await child.status;
     const err = cleanStderr(decoder.decode(await new Response(child.stderr).arrayBuffer()));
@@ -199,7 +198,6 @@ async function withStalledStdout(args: string[], signal?: Deno.Signal, signalAft
     return { code: status.code, err };
   } finally {
     clearTimeout(killer);
-    clearTimeout(guard);
   }
 }
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { bufferedWriter } from "../lib/net/stdio.ts";
 import { startBuiltin } from "./peers/servers.ts";
-import { cleanStderr, runCli, spawnCli } from "./peers/cli.ts";
+import { cleanStderr, killAfter, runCli, spawnCli } from "./peers/cli.ts";
 import { spawnStdioScript, writeStdioScript } from "./peers/stdio_script.ts";
 import { sha256 } from "./peers/data.ts";
 
@@ -155,27 +155,23 @@ async function evalFed(code: string, first: Uint8Array, rest: Uint8Array) {
   const path = await Deno.makeTempFile({ suffix: ".ts" });
   try {
     const child = await spawnStdioScript(path, code);
-    const guard = setTimeout(() => child.kill("SIGKILL"), 60_000); // a test bug guard
-    try {
-      const stdout = new Response(child.stdout).text();
-      const errLines = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-      const writer = child.stdin.getWriter();
-      await writer.write(first);
-      let err = "";
-      while (!err.includes("ready\n")) {
-        const { value, done } = await errLines.read();
-        if (done) break;
-        err += value;
-      }
-      await writer.write(rest);
-      await writer.close();
-      for (let r = await errLines.read(); !r.done; r = await errLines.read()) err += r.value;
-      const { code: exit } = await child.status;
-      assert.equal(exit, 0, err);
-      return { out: (await stdout).trim(), err };
-    } finally {
-      clearTimeout(guard);
+    killAfter(child, 60_000); // a test bug guard
+    const stdout = new Response(child.stdout).text();
+    const errLines = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+    const writer = child.stdin.getWriter();
+    await writer.write(first);
+    let err = "";
+    while (!err.includes("ready\n")) {
+      const { value, done } = await errLines.read();
+      if (done) break;
+      err += value;
     }
+    await writer.write(rest);
+    await writer.close();
+    for (let r = await errLines.read(); !r.done; r = await errLines.read()) err += r.value;
+    const { code: exit } = await child.status;
+    assert.equal(exit, 0, err);
+    return { out: (await stdout).trim(), err };
   } finally {
     await Deno.remove(path);
   }
@@ -306,8 +302,7 @@ Deno.test("tcpc sends a large piped stdin and writes the whole echo to a piped s
  */
 async function stalledStdout(flags: string[], signal?: Deno.Signal) {
   await using server = await startBuiltin("chargen");
-  const child = spawnCli(["127.0.0.1", String(server.port), ...flags]);
-  const guard = setTimeout(() => child.kill("SIGKILL"), 30_000); // a test bug guard
+  const child = spawnCli(["127.0.0.1", String(server.port), ...flags], { killAfterMs: 30_000 });
   const stderr = new Response(child.stderr).text();
   const reader = child.stdout.getReader();
   try {
@@ -319,7 +314,6 @@ async function stalledStdout(flags: string[], signal?: Deno.Signal) {
     const { code } = await child.status;
     return { code, err: cleanStderr(await stderr) };
   } finally {
-    clearTimeout(guard);
     await reader.cancel();
   }
 }
